@@ -37,7 +37,7 @@ sparse:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 W=1 modules
 
 style:
-	@scripts/checkpatch driver/*.c driver/*.h
+	@scripts/checkpatch $(filter-out %.mod.c,$(wildcard driver/*.c)) driver/*.h
 
 check:
 	@scripts/check
