@@ -454,6 +454,22 @@ class CloudServer:
         except (Exception, asyncio.CancelledError):
             writer.transport.abort()
 
+    async def linger(self, reader):
+        """Before closing on an error, read (and drop) what the client is still
+        sending for a moment, so that closing with unread data does not send a
+        TCP reset that could destroy the error response in flight."""
+        async def drain():
+            total = 0
+            while total < 4 * 1024 * 1024:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return
+                total += len(chunk)
+        try:
+            await asyncio.wait_for(drain(), 1.0)
+        except Exception:
+            pass
+
     def abort(self, writer):
         sock = writer.get_extra_info("socket")
         try:
@@ -554,12 +570,15 @@ class CloudServer:
                 req = self.parse_head(data)
             except HTTPError as err:
                 await self.send_error(writer, None, err, close=True)
+                await self.linger(reader)
                 return
             close = self.wants_close(req)
             try:
                 handler = await self.prepare(req, reader, writer)
             except HTTPError as err:
                 await self.send_error(writer, req, err, close=close)
+                if err.close:
+                    await self.linger(reader)
                 if close or err.close:
                     return
                 continue
