@@ -1146,7 +1146,20 @@ def parse_args(argv):
     return args
 
 
+def shrink_ssl_buffers():
+    """asyncio's TLS transport (3.11) gives each connection a 256 KiB receive
+    buffer; with thousands of mostly idle printer connections that is most of
+    the process's memory.  32 KiB is plenty for this protocol."""
+    try:
+        import asyncio.sslproto as sslproto
+        if getattr(sslproto.SSLProtocol, "max_size", 0) > 32 * 1024:
+            sslproto.SSLProtocol.max_size = 32 * 1024
+    except (ImportError, AttributeError):
+        pass
+
+
 async def main_async(args):
+    shrink_ssl_buffers()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
