@@ -829,12 +829,12 @@ class CloudServer:
     async def h_jobs(self, req):
         printer = self.printer_auth(req)
         return json_response(200, {"jobs": [self.job_json(j) for j in self.listed_jobs(printer)],
-                                   "poll_interval": int(self.config["poll_interval"])})
+                                   "poll_interval": max(1, round(self.config["poll_interval"]))})
 
     async def h_heartbeat(self, req):
         self.printer_auth(req)
         self.json_body(req)
-        return json_response(200, {"next_heartbeat": int(self.config["heartbeat_interval"])})
+        return json_response(200, {"next_heartbeat": max(1, round(self.config["heartbeat_interval"]))})
 
     async def h_unregister(self, req):
         printer = self.printer_auth(req, ("access", "reg"))
