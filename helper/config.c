@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cloudprintd configuration parsing; see config.h and docs/helper.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+
+/* Config files are small; anything bigger is a mistake. */
+#define CP_CONFIG_MAX_BYTES	(64 * 1024)
+
+void cp_config_defaults(struct cp_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/cloudprintd");
+	snprintf(c->control_socket, sizeof(c->control_socket), "/run/cloudprintd.sock");
+	snprintf(c->printer_name, sizeof(c->printer_name), "prengine printer");
+	c->mode = CP_MODE_POLL;
+	c->policy = CP_POLICY_DELETE;
+	c->poll_interval_ms = 10000;
+	c->poll_jitter_pct = 10;
+	c->request_timeout_ms = 30000;
+	c->backoff_base_ms = 1000;
+	c->backoff_cap_ms = 300000;
+	c->confirm_count = 1;
+	c->log_level = CP_LOG_INFO;
+	cp_pattern_default(&c->patterns[0]);
+	c->n_patterns = 1;
+}
+
+static int fail(char *err, size_t errlen, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(err, errlen, "config key '%s': ", key);
+	if (n < 0 || (size_t)n >= errlen)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+typedef int (*cp_key_parser)(const cJSON *v, void *field, size_t size, const char *key,
+			     char *err, size_t errlen);
+
+static int parse_string(const cJSON *v, void *field, size_t size, const char *key,
+			char *err, size_t errlen)
+{
+	if (!cJSON_IsString(v))
+		return fail(err, errlen, key, "must be a string");
+	if (strlen(v->valuestring) >= size)
+		return fail(err, errlen, key, "longer than %zu characters", size - 1);
+	if (memchr(v->valuestring, '\n', strlen(v->valuestring)))
+		return fail(err, errlen, key, "must be one line");
+	memcpy(field, v->valuestring, strlen(v->valuestring) + 1);
+	return 0;
+}
+
+static int parse_path(const cJSON *v, void *field, size_t size, const char *key,
+		      char *err, size_t errlen)
+{
+	int r = parse_string(v, field, size, key, err, errlen);
+
+	if (!r && ((char *)field)[0] != '/' && ((char *)field)[0])
+		return fail(err, errlen, key, "must be an absolute path");
+	return r;
+}
+
+static int parse_server(const cJSON *v, void *field, size_t size, const char *key,
+			char *err, size_t errlen)
+{
+	char *s = field;
+	int r = parse_string(v, field, size, key, err, errlen);
+
+	if (r)
+		return r;
+	if (strncmp(s, "https://", 8) || !s[8] || s[8] == '/')
+		return fail(err, errlen, key, "must be an https:// URL with a host (TLS is always on)");
+	/* No trailing slash: paths are appended. */
+	while (strlen(s) > 8 && s[strlen(s) - 1] == '/')
+		s[strlen(s) - 1] = '\0';
+	return 0;
+}
+
+/* A number of seconds within [min, max], stored in milliseconds. */
+static int parse_seconds(const cJSON *v, uint32_t *ms, double min, double max, const char *key,
+			 char *err, size_t errlen)
+{
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+		return fail(err, errlen, key, "must be a number of seconds");
+	if (v->valuedouble < min || v->valuedouble > max)
+		return fail(err, errlen, key, "must be between %g and %g seconds", min, max);
+	*ms = (uint32_t)llround(v->valuedouble * 1000);
+	return 0;
+}
+
+static int parse_uint(const cJSON *v, uint32_t *out, uint32_t min, uint32_t max, const char *key,
+		      char *err, size_t errlen)
+{
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
+		return fail(err, errlen, key, "must be a whole number");
+	if (v->valuedouble < min || v->valuedouble > max)
+		return fail(err, errlen, key, "must be between %u and %u", min, max);
+	*out = (uint32_t)v->valuedouble;
+	return 0;
+}
+
+static int parse_enum(const cJSON *v, int *out, const char *const *names, size_t n,
+		      const char *key, char *err, size_t errlen)
+{
+	char list[128] = "";
+
+	if (cJSON_IsString(v)) {
+		for (size_t i = 0; i < n; i++) {
+			if (!strcmp(v->valuestring, names[i])) {
+				*out = (int)i;
+				return 0;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		strncat(list, names[i], sizeof(list) - strlen(list) - 1);
+		if (i + 1 < n)
+			strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+	}
+	return fail(err, errlen, key, "must be one of %s", list);
+}
+
+static int parse_patterns(const cJSON *v, struct cp_config *c, char *err, size_t errlen)
+{
+	const cJSON *p;
+	size_t n = 0;
+	char key[32];
+
+	if (!cJSON_IsArray(v))
+		return fail(err, errlen, "patterns", "must be an array of {status, json_field, json_value}");
+	if (cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > CP_PATTERNS_MAX)
+		return fail(err, errlen, "patterns", "must have 1 to %d entries", CP_PATTERNS_MAX);
+	cJSON_ArrayForEach(p, v) {
+		struct cp_pattern *pat = &c->patterns[n];
+		const cJSON *f;
+		uint32_t status;
+		int r;
+
+		snprintf(key, sizeof(key), "patterns[%zu]", n);
+		if (!cJSON_IsObject(p))
+			return fail(err, errlen, key, "must be an object");
+		memset(pat, 0, sizeof(*pat));
+		cJSON_ArrayForEach(f, p) {
+			if (strcmp(f->string, "status") && strcmp(f->string, "json_field") &&
+			    strcmp(f->string, "json_value"))
+				return fail(err, errlen, key, "unknown key '%s'", f->string);
+		}
+		f = cJSON_GetObjectItemCaseSensitive(p, "status");
+		if (!f)
+			return fail(err, errlen, key, "needs a status");
+		r = parse_uint(f, &status, 100, 599, key, err, errlen);
+		if (r)
+			return r;
+		pat->status = (int)status;
+		f = cJSON_GetObjectItemCaseSensitive(p, "json_field");
+		if (f) {
+			r = parse_string(f, pat->field, sizeof(pat->field), key, err, errlen);
+			if (r)
+				return r;
+			if (!pat->field[0] || pat->field[0] == '.' ||
+			    pat->field[strlen(pat->field) - 1] == '.' || strstr(pat->field, ".."))
+				return fail(err, errlen, key, "json_field must be a dotted path like error.code");
+		}
+		f = cJSON_GetObjectItemCaseSensitive(p, "json_value");
+		if (f) {
+			if (!pat->field[0])
+				return fail(err, errlen, key, "json_value needs json_field");
+			r = parse_string(f, pat->value, sizeof(pat->value), key, err, errlen);
+			if (r)
+				return r;
+		} else if (pat->field[0]) {
+			return fail(err, errlen, key, "json_field needs json_value");
+		}
+		n++;
+	}
+	c->n_patterns = n;
+	return 0;
+}
+
+static const char *const mode_names[] = { "poll", "push" };
+static const char *const policy_names[] = { "delete", "suspend", "keep", "ask" };
+static const char *const level_names[] = { "error", "warning", "info", "debug" };
+
+#define NAMES(a) a, sizeof(a) / sizeof(a[0])
+
+static int parse_key(const cJSON *v, struct cp_config *c, char *err, size_t errlen)
+{
+	const char *k = v->string;
+	int e, r;
+
+	if (!strcmp(k, "server"))
+		return parse_server(v, c->server, sizeof(c->server), k, err, errlen);
+	if (!strcmp(k, "ca_file"))
+		return parse_path(v, c->ca_file, sizeof(c->ca_file), k, err, errlen);
+	if (!strcmp(k, "state_dir"))
+		return parse_path(v, c->state_dir, sizeof(c->state_dir), k, err, errlen);
+	if (!strcmp(k, "control_socket"))
+		return parse_path(v, c->control_socket, sizeof(c->control_socket), k, err, errlen);
+	if (!strcmp(k, "printer_name"))
+		return parse_string(v, c->printer_name, sizeof(c->printer_name), k, err, errlen);
+	if (!strcmp(k, "engine"))
+		return parse_uint(v, &c->engine, 0, 15, k, err, errlen);
+	if (!strcmp(k, "poll_interval"))
+		return parse_seconds(v, &c->poll_interval_ms, 0.1, 86400, k, err, errlen);
+	if (!strcmp(k, "poll_jitter"))
+		return parse_uint(v, &c->poll_jitter_pct, 0, 50, k, err, errlen);
+	if (!strcmp(k, "request_timeout"))
+		return parse_seconds(v, &c->request_timeout_ms, 1, 600, k, err, errlen);
+	if (!strcmp(k, "backoff_base"))
+		return parse_seconds(v, &c->backoff_base_ms, 0.01, 3600, k, err, errlen);
+	if (!strcmp(k, "backoff_cap"))
+		return parse_seconds(v, &c->backoff_cap_ms, 0.01, 86400, k, err, errlen);
+	if (!strcmp(k, "confirm_count"))
+		return parse_uint(v, &c->confirm_count, 1, 100, k, err, errlen);
+	if (!strcmp(k, "patterns"))
+		return parse_patterns(v, c, err, errlen);
+	if (!strcmp(k, "mode")) {
+		r = parse_enum(v, &e, NAMES(mode_names), k, err, errlen);
+		if (!r)
+			c->mode = e;
+		return r;
+	}
+	if (!strcmp(k, "policy")) {
+		r = parse_enum(v, &e, NAMES(policy_names), k, err, errlen);
+		if (!r)
+			c->policy = e;
+		return r;
+	}
+	if (!strcmp(k, "log_level")) {
+		r = parse_enum(v, &e, NAMES(level_names), k, err, errlen);
+		if (!r)
+			c->log_level = e;
+		return r;
+	}
+	return fail(err, errlen, k, "unknown key");
+}
+
+int cp_config_parse(const char *json, size_t len, struct cp_config *c, char *err, size_t errlen)
+{
+	const cJSON *v, *w;
+	cJSON *root;
+	int r = 0;
+
+	if (len > CP_CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "config: larger than %d bytes", CP_CONFIG_MAX_BYTES);
+		return -EINVAL;
+	}
+	root = cJSON_ParseWithLength(json, len);
+	if (!root) {
+		snprintf(err, errlen, "config: not valid JSON (near byte %td)",
+			 cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - json : (ptrdiff_t)0);
+		return -EINVAL;
+	}
+	if (!cJSON_IsObject(root)) {
+		snprintf(err, errlen, "config: must be a JSON object");
+		cJSON_Delete(root);
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(v, root) {
+		/* cJSON keeps duplicate keys; the first would silently lose. */
+		cJSON_ArrayForEach(w, root) {
+			if (w == v)
+				break;
+			if (!strcmp(w->string, v->string)) {
+				r = fail(err, errlen, v->string, "given twice");
+				cJSON_Delete(root);
+				return r;
+			}
+		}
+		r = parse_key(v, c, err, errlen);
+		if (r)
+			break;
+	}
+	cJSON_Delete(root);
+	if (r)
+		return r;
+	if (!c->server[0])
+		return fail(err, errlen, "server", "is required");
+	if (c->backoff_cap_ms < c->backoff_base_ms)
+		return fail(err, errlen, "backoff_cap", "must not be less than backoff_base");
+	return 0;
+}
+
+int cp_config_load(const char *path, struct cp_config *c, char *err, size_t errlen)
+{
+	char *buf;
+	ssize_t n;
+	struct stat st;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "config %s: %s", path, strerror(errno));
+		return r;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > CP_CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "config %s: not a regular file of at most %d bytes", path,
+			 CP_CONFIG_MAX_BYTES);
+		close(fd);
+		return -EINVAL;
+	}
+	buf = malloc(st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, buf, st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		snprintf(err, errlen, "config %s: short read", path);
+		free(buf);
+		return -EIO;
+	}
+	cp_config_defaults(c);
+	r = cp_config_parse(buf, n, c, err, errlen);
+	free(buf);
+	return r;
+}

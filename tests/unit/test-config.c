@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests of cloudprintd's configuration parser. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static int parse(const char *json, struct cp_config *c, char *err, size_t n)
+{
+	cp_config_defaults(c);
+	err[0] = '\0';
+	return cp_config_parse(json, strlen(json), c, err, n);
+}
+
+static void test_minimal_config_gets_the_defaults(void **state)
+{
+	struct cp_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse("{\"server\":\"https://127.0.0.1:8443/\"}", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.server, "https://127.0.0.1:8443");
+	assert_int_equal(c.mode, CP_MODE_POLL);
+	assert_int_equal(c.policy, CP_POLICY_DELETE);
+	assert_int_equal(c.poll_interval_ms, 10000);
+	assert_int_equal(c.n_patterns, 1);
+	assert_int_equal(c.patterns[0].status, 404);
+	assert_string_equal(c.patterns[0].field, "error.code");
+	assert_string_equal(c.patterns[0].value, "printer_deleted");
+	assert_int_equal(c.confirm_count, 1);
+}
+
+static void test_every_key(void **state)
+{
+	static const char json[] =
+		"{\"server\":\"https://cloud.example\",\"ca_file\":\"/etc/ca.pem\","
+		"\"state_dir\":\"/tmp/st\",\"control_socket\":\"/run/x.sock\","
+		"\"printer_name\":\"Lobby\",\"engine\":2,\"mode\":\"push\",\"policy\":\"ask\","
+		"\"poll_interval\":1.5,\"poll_jitter\":20,\"request_timeout\":5,"
+		"\"backoff_base\":0.5,\"backoff_cap\":60,\"confirm_count\":3,"
+		"\"log_level\":\"debug\",\"patterns\":[{\"status\":410},"
+		"{\"status\":403,\"json_field\":\"err.reason\",\"json_value\":\"revoked\"}]}";
+	struct cp_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(json, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.ca_file, "/etc/ca.pem");
+	assert_string_equal(c.state_dir, "/tmp/st");
+	assert_string_equal(c.control_socket, "/run/x.sock");
+	assert_string_equal(c.printer_name, "Lobby");
+	assert_int_equal(c.engine, 2);
+	assert_int_equal(c.mode, CP_MODE_PUSH);
+	assert_int_equal(c.policy, CP_POLICY_ASK);
+	assert_int_equal(c.poll_interval_ms, 1500);
+	assert_int_equal(c.poll_jitter_pct, 20);
+	assert_int_equal(c.request_timeout_ms, 5000);
+	assert_int_equal(c.backoff_base_ms, 500);
+	assert_int_equal(c.backoff_cap_ms, 60000);
+	assert_int_equal(c.confirm_count, 3);
+	assert_int_equal(c.log_level, CP_LOG_DEBUG);
+	assert_int_equal(c.n_patterns, 2);
+	assert_int_equal(c.patterns[0].status, 410);
+	assert_string_equal(c.patterns[0].field, "");
+	assert_string_equal(c.patterns[1].field, "err.reason");
+	assert_string_equal(c.patterns[1].value, "revoked");
+}
+
+struct bad {
+	const char *json;
+	const char *must_say;	/* the error names this */
+};
+
+static const struct bad bads[] = {
+	{ "", "not valid JSON" },
+	{ "{\"server\":", "not valid JSON" },
+	{ "[]", "must be a JSON object" },
+	{ "{}", "'server': is required" },
+	{ "{\"server\":\"http://plain\"}", "'server': must be an https:// URL" },
+	{ "{\"server\":\"https://\"}", "'server': must be an https:// URL" },
+	{ "{\"server\":42}", "'server': must be a string" },
+	{ "{\"server\":\"https://a\",\"sever\":1}", "'sever': unknown key" },
+	{ "{\"server\":\"https://a\",\"server\":\"https://b\"}", "'server': given twice" },
+	{ "{\"server\":\"https://a\",\"poll_interval\":0}", "'poll_interval': must be between" },
+	{ "{\"server\":\"https://a\",\"poll_interval\":\"10\"}", "'poll_interval': must be a number" },
+	{ "{\"server\":\"https://a\",\"poll_interval\":1e999}", "'poll_interval'" },
+	{ "{\"server\":\"https://a\",\"poll_jitter\":51}", "'poll_jitter': must be between 0 and 50" },
+	{ "{\"server\":\"https://a\",\"poll_jitter\":1.5}", "'poll_jitter': must be a whole number" },
+	{ "{\"server\":\"https://a\",\"engine\":16}", "'engine': must be between 0 and 15" },
+	{ "{\"server\":\"https://a\",\"engine\":-1}", "'engine'" },
+	{ "{\"server\":\"https://a\",\"mode\":\"pull\"}", "'mode': must be one of poll, push" },
+	{ "{\"server\":\"https://a\",\"policy\":\"nuke\"}",
+	  "'policy': must be one of delete, suspend, keep, ask" },
+	{ "{\"server\":\"https://a\",\"policy\":null}", "'policy'" },
+	{ "{\"server\":\"https://a\",\"log_level\":3}", "'log_level'" },
+	{ "{\"server\":\"https://a\",\"state_dir\":\"relative\"}", "'state_dir': must be an absolute path" },
+	{ "{\"server\":\"https://a\",\"confirm_count\":0}", "'confirm_count'" },
+	{ "{\"server\":\"https://a\",\"backoff_base\":10,\"backoff_cap\":5}",
+	  "'backoff_cap': must not be less than backoff_base" },
+	{ "{\"server\":\"https://a\",\"patterns\":{}}", "'patterns': must be an array" },
+	{ "{\"server\":\"https://a\",\"patterns\":[]}", "'patterns': must have 1 to 16" },
+	{ "{\"server\":\"https://a\",\"patterns\":[1]}", "'patterns[0]': must be an object" },
+	{ "{\"server\":\"https://a\",\"patterns\":[{}]}", "'patterns[0]': needs a status" },
+	{ "{\"server\":\"https://a\",\"patterns\":[{\"status\":99}]}", "'patterns[0]': must be between 100" },
+	{ "{\"server\":\"https://a\",\"patterns\":[{\"status\":404,\"json_value\":\"x\"}]}",
+	  "json_value needs json_field" },
+	{ "{\"server\":\"https://a\",\"patterns\":[{\"status\":404,\"json_field\":\"a\"}]}",
+	  "json_field needs json_value" },
+	{ "{\"server\":\"https://a\",\"patterns\":[{\"status\":404,\"json_field\":\"a..b\",\"json_value\":\"x\"}]}",
+	  "dotted path" },
+	{ "{\"server\":\"https://a\",\"patterns\":[{\"status\":404,\"colour\":\"red\"}]}",
+	  "unknown key 'colour'" },
+	{ "{\"server\":\"https://a\",\"printer_name\":\"two\\nlines\"}", "'printer_name': must be one line" },
+};
+
+static void test_bad_configs_name_the_key(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		struct cp_config c;
+		char err[256];
+		int r = parse(bads[i].json, &c, err, sizeof(err));
+
+		if (r != -EINVAL || !strstr(err, bads[i].must_say))
+			fail_msg("config %s: got %d \"%s\", want an error saying \"%s\"",
+				 bads[i].json, r, err, bads[i].must_say);
+	}
+}
+
+static void test_oversized_values_are_refused(void **state)
+{
+	struct cp_config c;
+	char json[2048], err[256];
+
+	(void)state;
+	snprintf(json, sizeof(json), "{\"server\":\"https://a\",\"printer_name\":\"%0100d\"}", 0);
+	assert_int_equal(parse(json, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "'printer_name': longer than 63"));
+	snprintf(json, sizeof(json), "{\"server\":\"https://a\",\"ca_file\":\"/%0300d\"}", 0);
+	assert_int_equal(parse(json, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "'ca_file': longer than"));
+}
+
+static void test_load_from_file(void **state)
+{
+	char path[] = "/tmp/cp-config-XXXXXX";
+	struct cp_config c;
+	char err[256];
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_true(write(fd, "{\"server\":\"https://x\"}", 22) == 22);
+	close(fd);
+	assert_int_equal(cp_config_load(path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.server, "https://x");
+	unlink(path);
+	assert_int_equal(cp_config_load(path, &c, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, path));
+	assert_int_equal(cp_config_load("/tmp", &c, err, sizeof(err)), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_minimal_config_gets_the_defaults),
+		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_bad_configs_name_the_key),
+		cmocka_unit_test(test_oversized_values_are_refused),
+		cmocka_unit_test(test_load_from_file),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
