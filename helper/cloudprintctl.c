@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cloudprintctl: talk to cloudprintd over its control socket.
+ * Exit status: 0 done, 1 the daemon refused, 2 usage, 3 the daemon is not
+ * running.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cloudprintctl [-s SOCKET] COMMAND\n"
+		"  status [--json]               state, server, last contact, errors, counters\n"
+		"  register                      register; prints the claim code and URL\n"
+		"  unregister                    tell the cloud, then forget the credentials\n"
+		"  resolve delete|suspend|keep   answer a detected deletion (policy ask)\n"
+		"  resume                        leave suspended and talk to the cloud again\n"
+		"  policy delete|suspend|keep|ask  change the deletion policy now\n"
+		"SOCKET defaults to /run/cloudprintd.sock ($CLOUDPRINTD_SOCKET).\n");
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static void print_status(const cJSON *o)
+{
+	time_t last = (time_t)num(o, "last_contact");
+	char when[64] = "never";
+
+	if (last)
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&last));
+	printf("state:        %s\n", str(o, "state"));
+	printf("printer id:   %s\n", str(o, "printer_id")[0] ? str(o, "printer_id") : "-");
+	printf("mode:         %s, policy %s\n", str(o, "mode"), str(o, "policy"));
+	printf("server:       %s\n", str(o, "server"));
+	printf("last contact: %s\n", when);
+	printf("last error:   %s\n", str(o, "last_error")[0] ? str(o, "last_error") : "-");
+	printf("detection:    %s\n", str(o, "detection")[0] ? str(o, "detection") : "-");
+	printf("counters:     %.0f polls, %.0f requests, %.0f detections, %.0f jobs printed, %.0f failed\n",
+	       num(o, "polls"), num(o, "requests"), num(o, "detections"), num(o, "jobs_printed"),
+	       num(o, "jobs_failed"));
+	if (str(o, "claim_code")[0])
+		printf("claim:        code %s at %s\n", str(o, "claim_code"), str(o, "claim_url"));
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = getenv("CLOUDPRINTD_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[512] = "", reply[8192];
+	bool json = false;
+	const cJSON *ok;
+	cJSON *o;
+	ssize_t n;
+	size_t got = 0;
+	int fd, i = 1, rc;
+
+	if (!path)
+		path = "/run/cloudprintd.sock";
+	if (argc > 2 && !strcmp(argv[1], "-s")) {
+		path = argv[2];
+		i = 3;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[i], "status")) {
+		json = i + 1 < argc && !strcmp(argv[i + 1], "--json");
+		if (argc > i + 1 + json) {
+			usage(stderr);
+			return 2;
+		}
+		snprintf(line, sizeof(line), "status");
+	} else if ((!strcmp(argv[i], "register") || !strcmp(argv[i], "unregister") ||
+		    !strcmp(argv[i], "resume")) && argc == i + 1) {
+		snprintf(line, sizeof(line), "%s", argv[i]);
+	} else if ((!strcmp(argv[i], "resolve") || !strcmp(argv[i], "policy")) && argc == i + 2) {
+		snprintf(line, sizeof(line), "%s %s", argv[i], argv[i + 1]);
+	} else {
+		usage(stderr);
+		return 2;
+	}
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "cloudprintctl: socket path too long\n");
+		return 2;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr, "cloudprintctl: cloudprintd is not running (%s: %s)\n", path,
+			strerror(errno));
+		return 3;
+	}
+	strcat(line, "\n");
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+		fprintf(stderr, "cloudprintctl: write: %s\n", strerror(errno));
+		return 3;
+	}
+	while (got < sizeof(reply) - 1 && (n = read(fd, reply + got, sizeof(reply) - 1 - got)) > 0)
+		got += n;
+	close(fd);
+	reply[got] = '\0';
+	o = cJSON_Parse(reply);
+	if (!o) {
+		fprintf(stderr, "cloudprintctl: no answer from cloudprintd\n");
+		return 3;
+	}
+	ok = cJSON_GetObjectItemCaseSensitive(o, "ok");
+	rc = cJSON_IsTrue(ok) ? 0 : 1;
+	if (rc) {
+		fprintf(stderr, "cloudprintctl: %s\n", str(o, "error"));
+	} else if (json) {
+		printf("%s", reply);
+	} else if (!strcmp(line, "status\n")) {
+		print_status(o);
+	} else if (!strcmp(line, "register\n")) {
+		printf("printer id: %s\nclaim code: %s\nclaim at:   %s\n", str(o, "printer_id"),
+		       str(o, "claim_code"), str(o, "claim_url"));
+	}
+	cJSON_Delete(o);
+	return rc;
+}

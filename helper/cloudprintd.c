@@ -1,0 +1,1066 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cloudprintd: the printer's cloud print daemon (polling mode).
+ *
+ * One thread, one epoll set: the curl multi sockets and timer, the poll
+ * timer, the driver's netlink events, a signalfd and the control socket.
+ * The registration state machine is policy.c; this file carries out its
+ * actions: talk to the cloud, stream jobs into the driver, and on a
+ * detected deletion lock the driver down, apply the policy to the
+ * credentials, and fall silent.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "backoff.h"
+#include "config.h"
+#include "control.h"
+#include "creds.h"
+#include "detect.h"
+#include "engine.h"
+#include "http.h"
+#include "log.h"
+#include "policy.h"
+#include "watch.h"
+
+#define CPD_JSON_MAX		(256 * 1024)	/* largest JSON answer accepted */
+#define CPD_JOBS_MAX		8		/* downloads at once */
+#define CPD_JOB_SIZE_MAX	(64ULL << 20)	/* refuse bigger jobs */
+#define CPD_RETRY_AFTER_MAX_MS	(3600U * 1000)
+#define CPD_URL_LEN		(CP_URL_MAX + 256)
+
+struct cpd_job {
+	bool active;
+	char id[64];
+	char name[64];
+	char sha256[65];
+	uint64_t size;
+	uint64_t got;
+	EVP_MD_CTX *md;
+	struct cp_engine_job ej;
+	struct cpd *d;
+};
+
+/* A cloud job handed to the driver, waiting for its completion event. */
+struct cpd_printing {
+	uint64_t engine_job;
+	char id[64];
+};
+
+struct cpd {
+	struct cp_config cfg;
+	const char *cfg_path;
+	int epfd;
+	bool running;
+	struct cp_engine eng;
+	struct cp_http *http;
+	struct cp_control *ctl;
+	struct cp_watch poll_timer;
+	struct cp_watch events;
+	struct cp_watch signals;
+
+	enum cp_state state;
+	struct cp_creds creds;
+	struct cp_backoff backoff;
+	struct cp_confirm confirm;
+	bool request_in_flight;		/* a poll, registration poll or refresh */
+
+	/* Registration under way. */
+	char reg_id[128];
+	char reg_token[512];
+	char claim_code[64];
+	char claim_url[256];
+	int reg_client;			/* control client waiting for the claim code */
+
+	struct cpd_job jobs[CPD_JOBS_MAX];
+	struct cpd_printing printing[64];
+
+	/* For status. */
+	uint64_t polls, detections, jobs_printed, jobs_failed;
+	time_t last_contact;
+	char last_error[256];
+	char detection[512];
+};
+
+static void cpd_schedule_poll(struct cpd *d, uint32_t ms);
+static void cpd_on_deletion(struct cpd *d, long status);
+static void cpd_apply(struct cpd *d, enum cp_event ev);
+
+/* ---- helpers ---- */
+
+/* server + @a + @b + @c */
+static void cpd_url(const struct cpd *d, char *buf, size_t len, const char *a, const char *b,
+		    const char *c)
+{
+	snprintf(buf, len, "%s%s%s%s", d->cfg.server, a, b, c);
+}
+
+static void cpd_error(struct cpd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cpd_error(struct cpd *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->last_error, sizeof(d->last_error), fmt, ap);
+	va_end(ap);
+	cp_warn("%s", d->last_error);
+}
+
+static struct cp_answer cpd_answer(const struct cp_http_result *res)
+{
+	struct cp_answer a = {
+		.transport_ok = res->transport_ok,
+		.status = res->status,
+		.body = res->body,
+		.body_len = res->body_len,
+	};
+	return a;
+}
+
+/* Classify an answer, keeping the status fields up to date. */
+static enum cp_verdict cpd_classify(struct cpd *d, const char *what, const struct cp_http_result *res)
+{
+	struct cp_answer a = cpd_answer(res);
+	enum cp_verdict v = cp_classify(d->cfg.patterns, d->cfg.n_patterns, &a);
+
+	if (res->transport_ok)
+		d->last_contact = time(NULL);
+	if (v == CP_VERDICT_DELETED) {
+		snprintf(d->detection, sizeof(d->detection), "%s answered HTTP %ld: %.200s", what,
+			 res->status, res->body ? res->body : "");
+	} else if (v != CP_VERDICT_OK) {
+		if (!res->transport_ok)
+			cpd_error(d, "%s: %s%s", what, res->too_big ? "answer too big: " : "",
+				  res->error);
+		else
+			cpd_error(d, "%s: HTTP %ld (%s)", what, res->status, cp_verdict_name(v));
+	}
+	return v;
+}
+
+/* Any request to the cloud goes through here: nothing leaves unless allowed. */
+static int cpd_request(struct cpd *d, const char *method, const char *url, const char *bearer,
+		       const char *body, cp_http_sink sink, cp_http_done done, void *ctx)
+{
+	if (d->state != CP_STATE_REGISTERED && d->state != CP_STATE_REGISTERING) {
+		cp_err("refusing %s %s in state %s", method, url, cp_state_name(d->state));
+		return -EPERM;
+	}
+	cp_dbg("%s %s", method, url);
+	return cp_http_start(d->http, method, url, bearer, body, CPD_JSON_MAX, sink, done, ctx);
+}
+
+/* Wait after a failure: backoff, or what the server asked. */
+static void cpd_retry_later(struct cpd *d, enum cp_verdict v, const struct cp_http_result *res)
+{
+	uint32_t ms = cp_backoff_next(&d->backoff, cp_rand, NULL);
+
+	if (v == CP_VERDICT_RATE_LIMITED || res->retry_after_s)
+		ms = cp_backoff_retry_after(ms, res->retry_after_s, CPD_RETRY_AFTER_MAX_MS);
+	cp_info("retrying in %u ms (attempt %u)", ms, d->backoff.attempt);
+	cpd_schedule_poll(d, ms);
+}
+
+static uint32_t cpd_poll_delay(const struct cpd *d)
+{
+	uint32_t base = d->cfg.poll_interval_ms;
+	uint32_t spread = base / 100 * d->cfg.poll_jitter_pct;
+
+	if (!spread)
+		return base;
+	return base - spread + cp_rand(NULL) % (2 * spread + 1);
+}
+
+/* ---- jobs ---- */
+
+static void cpd_post_status(struct cpd *d, const char *job_id, const char *state, long crc,
+			    const char *detail);
+
+static void cpd_job_end(struct cpd_job *j)
+{
+	cp_engine_job_abort(&j->ej);	/* no-op once committed */
+	if (j->md)
+		EVP_MD_CTX_free(j->md);
+	j->md = NULL;
+	j->active = false;
+}
+
+static int cpd_job_sink(void *ctx, const void *buf, size_t len)
+{
+	struct cpd_job *j = ctx;
+	int r;
+
+	if (j->got + len > j->size)
+		return -EFBIG;
+	r = cp_engine_job_write(&j->ej, buf, len);
+	if (r) {
+		cp_warn("job %s: driver refused data: %s", j->id, strerror(-r));
+		return r;
+	}
+	EVP_DigestUpdate(j->md, buf, len);
+	j->got += len;
+	return 0;
+}
+
+static void cpd_job_done(void *ctx, const struct cp_http_result *res)
+{
+	struct cpd_job *j = ctx;
+	struct cpd *d = j->d;
+	unsigned char md[32];
+	char hex[65];
+	enum cp_verdict v = cpd_classify(d, "job data", res);
+	unsigned int i;
+
+	if (v == CP_VERDICT_DELETED) {
+		cpd_job_end(j);
+		cpd_on_deletion(d, res->status);
+		return;
+	}
+	if (v != CP_VERDICT_OK || j->got != j->size) {
+		/* Not a verdict on the job: it stays listed and comes back. */
+		cp_warn("job %s: download failed (%ld, %llu/%llu bytes); will retry", j->id,
+			res->status, (unsigned long long)j->got, (unsigned long long)j->size);
+		cpd_job_end(j);
+		return;
+	}
+	EVP_DigestFinal_ex(j->md, md, NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (strcmp(hex, j->sha256)) {
+		cp_warn("job %s: SHA-256 mismatch, aborted before printing", j->id);
+		d->jobs_failed++;
+		cpd_post_status(d, j->id, "failed", -1, "sha256 mismatch");
+		cpd_job_end(j);
+		return;
+	}
+	if (cp_engine_job_commit(&j->ej)) {
+		cpd_error(d, "job %s: commit refused", j->id);
+		cpd_job_end(j);
+		return;
+	}
+	for (i = 0; i < sizeof(d->printing) / sizeof(d->printing[0]); i++) {
+		if (!d->printing[i].engine_job) {
+			d->printing[i].engine_job = j->ej.id;
+			snprintf(d->printing[i].id, sizeof(d->printing[i].id), "%s", j->id);
+			break;
+		}
+	}
+	cp_info("job %s (%s, %llu bytes) handed to the engine as job %llu", j->id, j->name,
+		(unsigned long long)j->size, (unsigned long long)j->ej.id);
+	cpd_post_status(d, j->id, "printing", -1, NULL);
+	cpd_job_end(j);
+}
+
+static bool cpd_job_known(const struct cpd *d, const char *id)
+{
+	for (unsigned int i = 0; i < CPD_JOBS_MAX; i++)
+		if (d->jobs[i].active && !strcmp(d->jobs[i].id, id))
+			return true;
+	for (unsigned int i = 0; i < sizeof(d->printing) / sizeof(d->printing[0]); i++)
+		if (d->printing[i].engine_job && !strcmp(d->printing[i].id, id))
+			return true;
+	return false;
+}
+
+static void cpd_job_start(struct cpd *d, const cJSON *o)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+	const cJSON *size = cJSON_GetObjectItemCaseSensitive(o, "size");
+	const cJSON *sha = cJSON_GetObjectItemCaseSensitive(o, "sha256");
+	const cJSON *url = cJSON_GetObjectItemCaseSensitive(o, "data_url");
+	struct cpd_job *j = NULL;
+	size_t slen = strlen(d->cfg.server);
+	int r;
+
+	if (!cJSON_IsString(id) || !cJSON_IsNumber(size) || !cJSON_IsString(sha) ||
+	    !cJSON_IsString(url) || strlen(id->valuestring) >= sizeof(j->id) ||
+	    strlen(sha->valuestring) != 64) {
+		cpd_error(d, "jobs list: a job entry of the wrong shape, skipped");
+		return;
+	}
+	if (cpd_job_known(d, id->valuestring))
+		return;
+	if (size->valuedouble < 0 || size->valuedouble > CPD_JOB_SIZE_MAX ||
+	    size->valuedouble != (double)(uint64_t)size->valuedouble) {
+		cpd_error(d, "job %s: size %g refused", id->valuestring, size->valuedouble);
+		cpd_post_status(d, id->valuestring, "failed", -1, "size refused by the printer");
+		return;
+	}
+	/* Never send our token anywhere but our server. */
+	if (strncmp(url->valuestring, d->cfg.server, slen) || url->valuestring[slen] != '/') {
+		cpd_error(d, "job %s: data_url on another server, refused", id->valuestring);
+		cpd_post_status(d, id->valuestring, "failed", -1, "data_url on another server");
+		return;
+	}
+	for (unsigned int i = 0; i < CPD_JOBS_MAX; i++)
+		if (!d->jobs[i].active)
+			j = &d->jobs[i];
+	if (!j)
+		return;		/* all slots busy: the next poll lists it again */
+
+	memset(j, 0, sizeof(*j));
+	j->d = d;
+	snprintf(j->id, sizeof(j->id), "%s", id->valuestring);
+	snprintf(j->name, sizeof(j->name), "%s", cJSON_IsString(name) ? name->valuestring : "");
+	snprintf(j->sha256, sizeof(j->sha256), "%s", sha->valuestring);
+	j->size = (uint64_t)size->valuedouble;
+	r = cp_engine_job_begin(&d->eng, &j->ej, j->id, j->name, j->size);
+	if (r) {
+		cpd_error(d, "job %s: the driver refused it: %s", j->id, strerror(-r));
+		return;
+	}
+	j->md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(j->md, EVP_sha256(), NULL);
+	j->active = true;
+	r = cpd_request(d, "GET", url->valuestring, d->creds.access_token, NULL, cpd_job_sink,
+			cpd_job_done, j);
+	if (r)
+		cpd_job_end(j);
+}
+
+static void cpd_status_done(void *ctx, const struct cp_http_result *res)
+{
+	struct cpd *d = ctx;
+
+	if (cpd_classify(d, "job status", res) == CP_VERDICT_DELETED)
+		cpd_on_deletion(d, res->status);
+}
+
+static void cpd_post_status(struct cpd *d, const char *job_id, const char *state, long crc,
+			    const char *detail)
+{
+	char url[CPD_URL_LEN];
+	cJSON *o = cJSON_CreateObject();
+	char *body;
+
+	cJSON_AddStringToObject(o, "state", state);
+	if (crc >= 0)
+		cJSON_AddNumberToObject(o, "crc32", (double)crc);
+	if (detail)
+		cJSON_AddStringToObject(o, "detail", detail);
+	body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	cpd_url(d, url, sizeof(url), "/v1/jobs/", job_id, "/status");
+	cpd_request(d, "POST", url, d->creds.access_token, body, NULL, cpd_status_done, d);
+	free(body);
+}
+
+static void cpd_on_engine_event(void *ctx, const struct cp_engine_event *ev)
+{
+	struct cpd *d = ctx;
+	bool ok;
+
+	if (ev->cmd != PRENGINE_CMD_JOB_DONE && ev->cmd != PRENGINE_CMD_JOB_FLUSHED)
+		return;
+	for (unsigned int i = 0; i < sizeof(d->printing) / sizeof(d->printing[0]); i++) {
+		struct cpd_printing *p = &d->printing[i];
+
+		if (p->engine_job != ev->job_id)
+			continue;
+		ok = ev->result == PRENGINE_RESULT_PRINTED;
+		cp_info("job %s: %s on the engine, crc32 %08x", p->id, ok ? "printed" : "ended",
+			ev->crc32);
+		ok ? d->jobs_printed++ : d->jobs_failed++;
+		/* After a lockdown the cloud hears nothing more. */
+		if (d->state == CP_STATE_REGISTERED)
+			cpd_post_status(d, p->id, ok ? "done" : "aborted", ev->crc32, NULL);
+		p->engine_job = 0;
+	}
+}
+
+static void cpd_on_events(struct cp_watch *w, uint32_t events)
+{
+	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, events));
+
+	(void)events;
+	if (cp_engine_events_read(&d->eng, cpd_on_engine_event, d) == -ENOBUFS)
+		cp_warn("driver events were lost; completions may be missing");
+}
+
+/* ---- polling ---- */
+
+static void cpd_poll_jobs(struct cpd *d);
+static void cpd_poll_registration(struct cpd *d);
+
+static void cpd_token_done(void *ctx, const struct cp_http_result *res)
+{
+	struct cpd *d = ctx;
+	enum cp_verdict v = cpd_classify(d, "token refresh", res);
+	const cJSON *tok;
+	cJSON *root;
+
+	d->request_in_flight = false;
+	if (v == CP_VERDICT_DELETED) {
+		cpd_on_deletion(d, res->status);
+		return;
+	}
+	if (v != CP_VERDICT_OK) {
+		cpd_retry_later(d, v, res);
+		return;
+	}
+	root = cJSON_ParseWithLength(res->body, res->body_len);
+	tok = cJSON_GetObjectItemCaseSensitive(root, "access_token");
+	if (!cJSON_IsString(tok) || strlen(tok->valuestring) >= sizeof(d->creds.access_token)) {
+		cpd_error(d, "token refresh: malformed answer");
+		cJSON_Delete(root);
+		cpd_retry_later(d, CP_VERDICT_TRANSIENT, res);
+		return;
+	}
+	snprintf(d->creds.access_token, sizeof(d->creds.access_token), "%s", tok->valuestring);
+	cJSON_Delete(root);
+	if (cp_creds_store(d->cfg.state_dir, &d->creds))
+		cpd_error(d, "could not store the refreshed token");
+	cp_info("access token refreshed");
+	cpd_schedule_poll(d, 0);
+}
+
+static void cpd_refresh_token(struct cpd *d)
+{
+	char url[CPD_URL_LEN];
+	cJSON *o = cJSON_CreateObject();
+	char *body;
+
+	cJSON_AddStringToObject(o, "printer_secret", d->creds.secret);
+	body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	cpd_url(d, url, sizeof(url), "/v1/printers/", d->creds.printer_id, "/token");
+	d->request_in_flight = !cpd_request(d, "POST", url, NULL, body, NULL, cpd_token_done, d);
+	free(body);
+}
+
+static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
+{
+	struct cpd *d = ctx;
+	enum cp_verdict v = cpd_classify(d, "jobs poll", res);
+	const cJSON *jobs, *o;
+	cJSON *root;
+
+	d->request_in_flight = false;
+	d->polls++;
+	if (v == CP_VERDICT_DELETED) {
+		if (cp_confirm_feed(&d->confirm, v))
+			cpd_on_deletion(d, res->status);
+		else
+			cpd_schedule_poll(d, cpd_poll_delay(d));
+		return;
+	}
+	cp_confirm_feed(&d->confirm, v);
+	if (v == CP_VERDICT_TOKEN_EXPIRED) {
+		cpd_refresh_token(d);
+		return;
+	}
+	if (v != CP_VERDICT_OK) {
+		cpd_retry_later(d, v, res);
+		return;
+	}
+	root = cJSON_ParseWithLength(res->body, res->body_len);
+	jobs = cJSON_GetObjectItemCaseSensitive(root, "jobs");
+	if (!cJSON_IsArray(jobs)) {
+		cpd_error(d, "jobs poll: the answer has no jobs array");
+		cJSON_Delete(root);
+		cpd_retry_later(d, CP_VERDICT_TRANSIENT, res);
+		return;
+	}
+	cp_backoff_reset(&d->backoff);
+	d->last_error[0] = '\0';
+	cJSON_ArrayForEach(o, jobs) {
+		if (d->state != CP_STATE_REGISTERED)
+			break;
+		if (cJSON_IsObject(o))
+			cpd_job_start(d, o);
+	}
+	cJSON_Delete(root);
+	if (d->state == CP_STATE_REGISTERED)
+		cpd_schedule_poll(d, cpd_poll_delay(d));
+}
+
+static void cpd_poll_jobs(struct cpd *d)
+{
+	char url[CPD_URL_LEN];
+
+	cpd_url(d, url, sizeof(url), "/v1/printers/", d->creds.printer_id, "/jobs");
+	d->request_in_flight = !cpd_request(d, "GET", url, d->creds.access_token, NULL, NULL,
+					    cpd_jobs_done, d);
+}
+
+static void cpd_on_poll_timer(struct cp_watch *w, uint32_t events)
+{
+	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, poll_timer));
+	uint64_t n;
+
+	(void)events;
+	if (read(w->fd, &n, sizeof(n)) < 0)
+		return;
+	if (d->request_in_flight)
+		return;
+	if (d->state == CP_STATE_REGISTERED)
+		cpd_poll_jobs(d);
+	else if (d->state == CP_STATE_REGISTERING)
+		cpd_poll_registration(d);
+}
+
+static void cpd_schedule_poll(struct cpd *d, uint32_t ms)
+{
+	struct itimerspec its = { 0 };
+
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (ms % 1000) * 1000000L + (ms ? 0 : 1);
+	timerfd_settime(d->poll_timer.fd, 0, &its, NULL);
+}
+
+static void cpd_stop_poll(struct cpd *d)
+{
+	struct itimerspec its = { 0 };
+
+	timerfd_settime(d->poll_timer.fd, 0, &its, NULL);
+}
+
+/* ---- registration ---- */
+
+static void cpd_reply_register(struct cpd *d, bool ok, const char *error)
+{
+	cJSON *o;
+	char *s;
+
+	if (d->reg_client < 0)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "ok", ok);
+	if (ok) {
+		cJSON_AddStringToObject(o, "printer_id", d->reg_id);
+		cJSON_AddStringToObject(o, "claim_code", d->claim_code);
+		cJSON_AddStringToObject(o, "claim_url", d->claim_url);
+	} else {
+		cJSON_AddStringToObject(o, "error", error);
+	}
+	s = cJSON_PrintUnformatted(o);
+	cp_control_reply(d->reg_client, s);
+	free(s);
+	cJSON_Delete(o);
+	d->reg_client = -1;
+}
+
+static int cpd_copy(const cJSON *root, const char *key, char *out, size_t len)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+
+	if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= len)
+		return -EINVAL;
+	snprintf(out, len, "%s", v->valuestring);
+	return 0;
+}
+
+static void cpd_registration_done(void *ctx, const struct cp_http_result *res)
+{
+	struct cpd *d = ctx;
+	enum cp_verdict v = cpd_classify(d, "registration poll", res);
+	const cJSON *st;
+	cJSON *root;
+
+	d->request_in_flight = false;
+	if (v == CP_VERDICT_DELETED) {
+		cp_warn("the registration was deleted before the claim");
+		cpd_apply(d, CP_EV_DELETION);
+		return;
+	}
+	if (v != CP_VERDICT_OK) {
+		cpd_retry_later(d, v, res);
+		return;
+	}
+	root = cJSON_ParseWithLength(res->body, res->body_len);
+	st = cJSON_GetObjectItemCaseSensitive(root, "status");
+	if (cJSON_IsString(st) && !strcmp(st->valuestring, "claimed")) {
+		memset(&d->creds, 0, sizeof(d->creds));
+		snprintf(d->creds.printer_id, sizeof(d->creds.printer_id), "%s", d->reg_id);
+		if (cpd_copy(root, "printer_secret", d->creds.secret, sizeof(d->creds.secret)) ||
+		    cpd_copy(root, "access_token", d->creds.access_token,
+			     sizeof(d->creds.access_token))) {
+			cpd_error(d, "registration poll: claimed answer without credentials");
+			cJSON_Delete(root);
+			cpd_retry_later(d, CP_VERDICT_TRANSIENT, res);
+			return;
+		}
+		cJSON_Delete(root);
+		cp_info("claimed by its owner: printer %s", d->reg_id);
+		cpd_apply(d, CP_EV_CLAIMED);
+		return;
+	}
+	cJSON_Delete(root);
+	cp_backoff_reset(&d->backoff);
+	cpd_schedule_poll(d, d->cfg.poll_interval_ms);
+}
+
+static void cpd_poll_registration(struct cpd *d)
+{
+	char url[CPD_URL_LEN];
+
+	cpd_url(d, url, sizeof(url), "/v1/printers/", d->reg_id, "/registration");
+	d->request_in_flight = !cpd_request(d, "GET", url, d->reg_token, NULL, NULL,
+					    cpd_registration_done, d);
+}
+
+static void cpd_register_done(void *ctx, const struct cp_http_result *res)
+{
+	struct cpd *d = ctx;
+	enum cp_verdict v = cpd_classify(d, "register", res);
+	cJSON *root;
+
+	d->request_in_flight = false;
+	root = v == CP_VERDICT_OK ? cJSON_ParseWithLength(res->body, res->body_len) : NULL;
+	if (!root || cpd_copy(root, "printer_id", d->reg_id, sizeof(d->reg_id)) ||
+	    cpd_copy(root, "registration_token", d->reg_token, sizeof(d->reg_token)) ||
+	    cpd_copy(root, "claim_code", d->claim_code, sizeof(d->claim_code)) ||
+	    cpd_copy(root, "claim_url", d->claim_url, sizeof(d->claim_url))) {
+		cJSON_Delete(root);
+		cpd_reply_register(d, false, d->last_error[0] ? d->last_error :
+				   "malformed answer from the cloud");
+		cpd_apply(d, CP_EV_REGISTER_FAILED);
+		return;
+	}
+	cJSON_Delete(root);
+	cp_info("registered as %s; claim code %s at %s", d->reg_id, d->claim_code, d->claim_url);
+	cpd_reply_register(d, true, NULL);
+	cpd_schedule_poll(d, d->cfg.poll_interval_ms);
+}
+
+static void cpd_start_claim(struct cpd *d)
+{
+	char url[CPD_URL_LEN];
+	cJSON *o = cJSON_CreateObject();
+	char *body;
+
+	cJSON_AddStringToObject(o, "name", d->cfg.printer_name);
+	cJSON_AddStringToObject(o, "model", "prengine");
+	body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	cpd_url(d, url, sizeof(url), "/v1/printers", "", "");
+	d->request_in_flight = !cpd_request(d, "POST", url, NULL, body, NULL, cpd_register_done, d);
+	free(body);
+}
+
+/* ---- the state machine's actions ---- */
+
+static enum cp_creds_mark cpd_mark(enum cp_state s)
+{
+	switch (s) {
+	case CP_STATE_REGISTERED:
+		return CP_CREDS_REGISTERED;
+	case CP_STATE_DELETED:
+		return CP_CREDS_DELETED;
+	case CP_STATE_SUSPENDED:
+		return CP_CREDS_SUSPENDED;
+	case CP_STATE_UNREGISTERED:
+	case CP_STATE_REGISTERING:
+		return CP_CREDS_NONE;
+	}
+	return CP_CREDS_NONE;
+}
+
+static void cpd_stop_cloud(struct cpd *d)
+{
+	cp_http_cancel_all(d->http);
+	cpd_stop_poll(d);
+	d->request_in_flight = false;
+	for (unsigned int i = 0; i < CPD_JOBS_MAX; i++)
+		if (d->jobs[i].active)
+			cpd_job_end(&d->jobs[i]);
+	memset(d->printing, 0, sizeof(d->printing));
+}
+
+/* Carry out @st's actions in their order, then enter its state. */
+static void cpd_run(struct cpd *d, const struct cp_step *st)
+{
+	uint32_t flushed = 0, lock_to;
+	int r;
+
+	if (st->actions & CP_ACT_STOP_CLOUD)
+		cpd_stop_cloud(d);
+	if (st->actions & CP_ACT_LOCKDOWN) {
+		lock_to = st->next == CP_STATE_SUSPENDED ? PRENGINE_STATE_SUSPENDED :
+			  st->next == CP_STATE_UNREGISTERED && !(st->actions & CP_ACT_DELETE_CREDS) ?
+			  PRENGINE_STATE_UNREGISTERED : PRENGINE_STATE_DELETED;
+		if (st->actions & CP_ACT_TELL_CLOUD)
+			lock_to = PRENGINE_STATE_UNREGISTERED;
+		r = cp_engine_lockdown(&d->eng, lock_to, &flushed);
+		if (r)
+			cpd_error(d, "driver lockdown failed: %s", strerror(-r));
+		else
+			cp_info("driver locked down: %u cloud job(s) flushed", flushed);
+		if (d->detection[0] && flushed)
+			snprintf(d->detection + strlen(d->detection),
+				 sizeof(d->detection) - strlen(d->detection),
+				 "; %u job(s) flushed", flushed);
+	}
+	if (st->actions & CP_ACT_TELL_CLOUD) {
+		char url[CPD_URL_LEN];
+
+		cpd_url(d, url, sizeof(url), "/v1/printers/", d->creds.printer_id, "");
+		/* The one request allowed on the way out. */
+		cp_http_start(d->http, "DELETE", url, d->creds.access_token, NULL, CPD_JSON_MAX,
+			      NULL, NULL, NULL);
+	}
+	if (st->actions & CP_ACT_START_CLAIM) {
+		d->state = st->next;
+		cpd_start_claim(d);
+	}
+	if (st->actions & CP_ACT_WRITE_CREDS) {
+		d->creds.mark = cpd_mark(st->next);
+		r = cp_creds_store(d->cfg.state_dir, &d->creds);
+		if (r)
+			cpd_error(d, "storing the credentials failed: %s", strerror(-r));
+	}
+	if (st->actions & CP_ACT_DELETE_CREDS) {
+		r = cp_creds_delete(d->cfg.state_dir);
+		if (r)
+			cpd_error(d, "deleting the credentials failed: %s", strerror(-r));
+		else
+			cp_info("credentials deleted");
+		memset(&d->creds, 0, sizeof(d->creds));
+	}
+	if (st->actions & CP_ACT_SET_DRIVER) {
+		r = cp_engine_set_state(&d->eng, cp_state_driver(st->next));
+		if (r)
+			cpd_error(d, "setting the driver state failed: %s", strerror(-r));
+	}
+	if (st->actions & CP_ACT_LOG_DELETION)
+		cp_warn("the cloud deleted this printer's registration; policy keep: carrying on");
+	if (st->next != d->state)
+		cp_info("state %s -> %s", cp_state_name(d->state), cp_state_name(st->next));
+	d->state = st->next;
+	if (st->actions & CP_ACT_START_CLOUD) {
+		cp_backoff_reset(&d->backoff);
+		d->confirm.seen = 0;
+		cpd_schedule_poll(d, 0);
+	}
+}
+
+static void cpd_apply(struct cpd *d, enum cp_event ev)
+{
+	struct cp_step st;
+
+	if (cp_policy_step(d->state, d->cfg.policy, ev, &st)) {
+		cp_warn("event %d ignored in state %s", ev, cp_state_name(d->state));
+		return;
+	}
+	cpd_run(d, &st);
+}
+
+static void cpd_on_deletion(struct cpd *d, long status)
+{
+	if (d->state != CP_STATE_REGISTERED)
+		return;
+	d->detections++;
+	cp_warn("registration deleted on the server (HTTP %ld); policy %s", status,
+		cp_policy_name(d->cfg.policy));
+	cpd_apply(d, CP_EV_DELETION);
+	if (d->cfg.policy == CP_POLICY_KEEP)
+		cpd_schedule_poll(d, cpd_poll_delay(d));
+}
+
+/* ---- control commands ---- */
+
+static void cpd_reply(int fd, bool ok, const char *error)
+{
+	char buf[512];
+
+	if (ok)
+		cp_control_reply(fd, "{\"ok\":true}");
+	else {
+		cJSON *o = cJSON_CreateObject();
+		char *s;
+
+		cJSON_AddBoolToObject(o, "ok", false);
+		cJSON_AddStringToObject(o, "error", error);
+		s = cJSON_PrintUnformatted(o);
+		snprintf(buf, sizeof(buf), "%s", s);
+		free(s);
+		cJSON_Delete(o);
+		cp_control_reply(fd, buf);
+	}
+}
+
+static void cpd_status(struct cpd *d, int fd)
+{
+	static const char *const modes[] = { "poll", "push" };
+	cJSON *o = cJSON_CreateObject();
+	uint32_t drv = 0;
+	char *s;
+
+	cJSON_AddBoolToObject(o, "ok", true);
+	cJSON_AddStringToObject(o, "state", cp_state_name(d->state));
+	if (!cp_engine_get_state(&d->eng, &drv))
+		cJSON_AddNumberToObject(o, "driver_state", drv);
+	cJSON_AddStringToObject(o, "policy", cp_policy_name(d->cfg.policy));
+	cJSON_AddStringToObject(o, "mode", modes[d->cfg.mode]);
+	cJSON_AddStringToObject(o, "server", d->cfg.server);
+	cJSON_AddStringToObject(o, "printer_id", d->creds.printer_id[0] ? d->creds.printer_id :
+				d->reg_id);
+	cJSON_AddNumberToObject(o, "last_contact", (double)d->last_contact);
+	cJSON_AddStringToObject(o, "last_error", d->last_error);
+	cJSON_AddStringToObject(o, "detection", d->detection);
+	cJSON_AddNumberToObject(o, "polls", (double)d->polls);
+	cJSON_AddNumberToObject(o, "requests", (double)cp_http_started(d->http));
+	cJSON_AddNumberToObject(o, "detections", (double)d->detections);
+	cJSON_AddNumberToObject(o, "jobs_printed", (double)d->jobs_printed);
+	cJSON_AddNumberToObject(o, "jobs_failed", (double)d->jobs_failed);
+	cJSON_AddNumberToObject(o, "backoff_attempt", d->backoff.attempt);
+	if (d->state == CP_STATE_REGISTERING) {
+		cJSON_AddStringToObject(o, "claim_code", d->claim_code);
+		cJSON_AddStringToObject(o, "claim_url", d->claim_url);
+	}
+	s = cJSON_PrintUnformatted(o);
+	cp_control_reply(fd, s);
+	free(s);
+	cJSON_Delete(o);
+}
+
+static void cpd_command(void *ctx, int fd, const char *line)
+{
+	struct cpd *d = ctx;
+	enum cp_policy p;
+	struct cp_step st;
+	enum cp_event ev;
+
+	cp_dbg("control: %s", line);
+	if (!strcmp(line, "status")) {
+		cpd_status(d, fd);
+		return;
+	}
+	if (!strcmp(line, "register")) {
+		if (d->state != CP_STATE_UNREGISTERED) {
+			cpd_reply(fd, false, d->state == CP_STATE_REGISTERING ?
+				  "a registration is already under way" :
+				  "already registered (unregister or resolve first)");
+			return;
+		}
+		d->reg_client = fd;
+		cpd_apply(d, CP_EV_REGISTER);
+		return;
+	}
+	if (!strncmp(line, "policy ", 7)) {
+		if (cp_policy_parse(line + 7, &p)) {
+			cpd_reply(fd, false, "policy must be delete, suspend, keep or ask");
+			return;
+		}
+		d->cfg.policy = p;
+		cp_info("policy set to %s", cp_policy_name(p));
+		cpd_reply(fd, true, NULL);
+		return;
+	}
+	if (!strcmp(line, "unregister"))
+		ev = CP_EV_UNREGISTER;
+	else if (!strcmp(line, "resume"))
+		ev = CP_EV_RESUME;
+	else if (!strcmp(line, "resolve delete"))
+		ev = CP_EV_RESOLVE_DELETE;
+	else if (!strcmp(line, "resolve suspend"))
+		ev = CP_EV_RESOLVE_SUSPEND;
+	else if (!strcmp(line, "resolve keep"))
+		ev = CP_EV_RESOLVE_KEEP;
+	else {
+		cpd_reply(fd, false, "unknown command");
+		return;
+	}
+	if (cp_policy_step(d->state, d->cfg.policy, ev, &st)) {
+		char err[128];
+
+		snprintf(err, sizeof(err), "not possible in state %s", cp_state_name(d->state));
+		cpd_reply(fd, false, err);
+		return;
+	}
+	cpd_run(d, &st);
+	cpd_reply(fd, true, NULL);
+}
+
+/* ---- start-up ---- */
+
+static int cpd_reconcile(struct cpd *d)
+{
+	struct cp_step st;
+	uint32_t drv;
+	int r;
+
+	r = cp_creds_load(d->cfg.state_dir, &d->creds);
+	if (r == -EINVAL) {
+		cp_err("%s/%s is damaged; move it away to start unregistered", d->cfg.state_dir,
+		       CP_CREDS_FILE);
+		return r;
+	}
+	if (r && r != -ENOENT)
+		return r;
+	r = cp_engine_get_state(&d->eng, &drv);
+	if (r)
+		return r;
+	cp_reconcile(drv, d->creds.mark, d->cfg.policy, &st);
+	cp_info("start-up: driver state %u, credentials %s: %s", drv,
+		d->creds.mark ? "present" : "absent", cp_state_name(st.next));
+	/* Finish whatever transition a crash or a reboot interrupted. */
+	d->state = CP_STATE_UNREGISTERED;
+	cpd_run(d, &st);
+	return 0;
+}
+
+static void cpd_on_signal(struct cp_watch *w, uint32_t events)
+{
+	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, signals));
+	struct signalfd_siginfo si;
+	struct cp_config c;
+	char err[256];
+
+	(void)events;
+	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP) {
+		if (cp_config_load(d->cfg_path, &c, err, sizeof(err))) {
+			cp_err("reload refused: %s", err);
+			return;
+		}
+		/* What can change at run time; the rest needs a restart. */
+		d->cfg.policy = c.policy;
+		d->cfg.poll_interval_ms = c.poll_interval_ms;
+		d->cfg.poll_jitter_pct = c.poll_jitter_pct;
+		d->cfg.confirm_count = c.confirm_count;
+		d->confirm.need = c.confirm_count;
+		memcpy(d->cfg.patterns, c.patterns, sizeof(c.patterns));
+		d->cfg.n_patterns = c.n_patterns;
+		d->cfg.log_level = c.log_level;
+		cp_log_set_level(c.log_level);
+		cp_info("configuration reloaded (policy %s)", cp_policy_name(d->cfg.policy));
+		return;
+	}
+	cp_info("signal %u: stopping", si.ssi_signo);
+	d->running = false;
+}
+
+static int cpd_watch(struct cpd *d, struct cp_watch *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, w->fd, &ev) ? -errno : 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cloudprintd [-c CONFIG] [-f]\n"
+		   "  -c CONFIG  configuration file (default /etc/cloudprintd.json)\n"
+		   "  -t         check the configuration and exit\n");
+}
+
+int main(int argc, char **argv)
+{
+	static struct cpd d;
+	struct epoll_event evs[16];
+	const char *path = "/etc/cloudprintd.json";
+	bool check_only = false;
+	char err[256];
+	sigset_t mask;
+	int opt, r;
+
+	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check_only = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	d.cfg_path = path;
+	d.reg_client = -1;
+	if (cp_config_load(path, &d.cfg, err, sizeof(err))) {
+		fprintf(stderr, "cloudprintd: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("cloudprintd: %s is valid\n", path);
+		return 0;
+	}
+	cp_log_set_level(d.cfg.log_level);
+	if (d.cfg.mode == CP_MODE_PUSH) {
+		cp_err("mode push is not implemented yet; use mode poll");
+		return 1;
+	}
+	if (mkdir(d.cfg.state_dir, 0700) && errno != EEXIST) {
+		cp_err("state directory %s: %m", d.cfg.state_dir);
+		return 1;
+	}
+	cp_backoff_init(&d.backoff, d.cfg.backoff_base_ms, d.cfg.backoff_cap_ms);
+	d.confirm.need = d.cfg.confirm_count;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	r = cp_engine_open(&d.eng, d.cfg.engine);
+	if (r) {
+		cp_err("/dev/prengine%u: %s (is prengine.ko loaded?)", d.cfg.engine, strerror(-r));
+		return 1;
+	}
+	d.http = cp_http_new(d.epfd, d.cfg.ca_file, d.cfg.request_timeout_ms,
+			     d.cfg.poll_interval_ms / 1000 * 3 + 120);
+	d.poll_timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d.poll_timer.fn = cpd_on_poll_timer;
+	d.events.fd = cp_engine_events_fd(&d.eng);
+	d.events.fn = cpd_on_events;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d.signals.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d.signals.fn = cpd_on_signal;
+	if (!d.http || cpd_watch(&d, &d.poll_timer) || cpd_watch(&d, &d.events) ||
+	    cpd_watch(&d, &d.signals)) {
+		cp_err("event loop set-up failed: %m");
+		return 1;
+	}
+	d.ctl = cp_control_new(d.epfd, d.cfg.control_socket, cpd_command, &d);
+	if (!d.ctl)
+		return 1;
+	if (cpd_reconcile(&d))
+		return 1;
+	cp_info("running: server %s, policy %s, state %s", d.cfg.server,
+		cp_policy_name(d.cfg.policy), cp_state_name(d.state));
+
+	d.running = true;
+	while (d.running) {
+		int n = epoll_wait(d.epfd, evs, 16, -1);
+
+		if (n < 0 && errno != EINTR) {
+			cp_err("epoll_wait: %m");
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct cp_watch *w = evs[i].data.ptr;
+
+			w->fn(w, evs[i].events);
+		}
+	}
+	cp_http_free(d.http);
+	cp_control_free(d.ctl);
+	cp_engine_close(&d.eng);
+	curl_global_cleanup();
+	return 0;
+}

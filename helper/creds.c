@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Credentials file; see creds.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "creds.h"
+
+static const char *const mark_names[] = {
+	[CP_CREDS_NONE] = "none",
+	[CP_CREDS_REGISTERED] = "registered",
+	[CP_CREDS_DELETED] = "deleted",
+	[CP_CREDS_SUSPENDED] = "suspended",
+};
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int copy_field(const cJSON *root, const char *name, char *out, size_t size)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
+
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= size)
+		return -EINVAL;
+	memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
+	return 0;
+}
+
+int cp_creds_load(const char *dir, struct cp_creds *c)
+{
+	char path[512], buf[4096];
+	const cJSON *m;
+	cJSON *root;
+	ssize_t n;
+	int fd, r = -EINVAL;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(path, sizeof(path), "%s/" CP_CREDS_FILE, dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	buf[n] = '\0';
+	root = cJSON_Parse(buf);
+	if (!root)
+		return -EINVAL;
+	if (copy_field(root, "printer_id", c->printer_id, sizeof(c->printer_id)) ||
+	    copy_field(root, "printer_secret", c->secret, sizeof(c->secret)) ||
+	    copy_field(root, "access_token", c->access_token, sizeof(c->access_token)))
+		goto out;
+	m = cJSON_GetObjectItemCaseSensitive(root, "state");
+	if (!cJSON_IsString(m))
+		goto out;
+	for (int i = CP_CREDS_REGISTERED; i <= CP_CREDS_SUSPENDED; i++)
+		if (!strcmp(m->valuestring, mark_names[i]))
+			c->mark = i;
+	if (c->mark != CP_CREDS_NONE)
+		r = 0;
+out:
+	cJSON_Delete(root);
+	return r;
+}
+
+int cp_creds_store(const char *dir, const struct cp_creds *c)
+{
+	char tmp[512], path[512];
+	cJSON *root = cJSON_CreateObject();
+	char *text;
+	size_t len;
+	int fd, r = 0;
+
+	cJSON_AddStringToObject(root, "printer_id", c->printer_id);
+	cJSON_AddStringToObject(root, "printer_secret", c->secret);
+	cJSON_AddStringToObject(root, "access_token", c->access_token);
+	cJSON_AddStringToObject(root, "state", mark_names[c->mark]);
+	text = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+
+	snprintf(tmp, sizeof(tmp), "%s/." CP_CREDS_FILE ".tmp", dir);
+	snprintf(path, sizeof(path), "%s/" CP_CREDS_FILE, dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fchmod(fd, 0600) || write(fd, text, len) != (ssize_t)len || fsync(fd)) {
+		r = errno ? -errno : -EIO;
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path)) {
+		r = -errno;
+		unlink(tmp);
+		goto out;
+	}
+	r = fsync_dir(dir);
+out:
+	free(text);
+	return r;
+}
+
+int cp_creds_delete(const char *dir)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/" CP_CREDS_FILE, dir);
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return fsync_dir(dir);
+}

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0
+/* HTTPS requests with curl multi on epoll; see http.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "log.h"
+#include "watch.h"
+
+struct cp_http {
+	CURLM *multi;
+	CURLSH *share;
+	int epfd;
+	struct cp_watch timer;
+	char *ca_file;
+	uint32_t timeout_ms;
+	uint32_t keep_conn_s;
+	struct cp_http_req *reqs;
+	unsigned int active;
+	uint64_t started;
+};
+
+struct cp_http_req {
+	struct cp_http *h;
+	struct cp_http_req *next;
+	CURL *easy;
+	struct curl_slist *headers;
+	char *req_body;
+	char *body;
+	size_t len, max;
+	bool too_big;
+	cp_http_sink sink;
+	cp_http_done done;
+	void *ctx;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct cp_http_sock {
+	struct cp_watch w;
+	struct cp_http *h;
+};
+
+static void cp_http_check_done(struct cp_http *h);
+
+static void cp_http_req_unlink(struct cp_http_req *r)
+{
+	struct cp_http_req **p;
+
+	for (p = &r->h->reqs; *p; p = &(*p)->next) {
+		if (*p == r) {
+			*p = r->next;
+			break;
+		}
+	}
+	r->next = NULL;
+}
+
+static void cp_http_req_free(struct cp_http_req *r)
+{
+	cp_http_req_unlink(r);
+	curl_multi_remove_handle(r->h->multi, r->easy);
+	curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	free(r->req_body);
+	free(r->body);
+	r->h->active--;
+	free(r);
+}
+
+static void cp_http_on_socket(struct cp_watch *w, uint32_t events)
+{
+	struct cp_http_sock *s = (struct cp_http_sock *)w;
+	int flags = 0, running;
+
+	if (events & EPOLLIN)
+		flags |= CURL_CSELECT_IN;
+	if (events & EPOLLOUT)
+		flags |= CURL_CSELECT_OUT;
+	if (events & (EPOLLERR | EPOLLHUP))
+		flags |= CURL_CSELECT_ERR;
+	struct cp_http *h = s->h;	/* s may be freed inside */
+
+	curl_multi_socket_action(h->multi, w->fd, flags, &running);
+	cp_http_check_done(h);
+}
+
+static int cp_http_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
+{
+	struct cp_http *h = userp;
+	struct cp_http_sock *s = sockp;
+	struct epoll_event ev = { 0 };
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (s) {
+			epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
+			curl_multi_assign(h->multi, fd, NULL);
+			free(s);
+		}
+		return 0;
+	}
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		ev.events |= EPOLLIN;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		ev.events |= EPOLLOUT;
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -1;
+		s->w.fd = fd;
+		s->w.fn = cp_http_on_socket;
+		s->h = h;
+		ev.data.ptr = s;
+		curl_multi_assign(h->multi, fd, s);
+		return epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) ? -1 : 0;
+	}
+	ev.data.ptr = s;
+	return epoll_ctl(h->epfd, EPOLL_CTL_MOD, fd, &ev) ? -1 : 0;
+}
+
+static int cp_http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct cp_http *h = userp;
+	struct itimerspec its = { 0 };
+
+	(void)multi;
+	if (timeout_ms >= 0) {
+		/* 0 means "now": the smallest non-zero time arms the timer. */
+		its.it_value.tv_sec = timeout_ms / 1000;
+		its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000 + (timeout_ms ? 0 : 1);
+	}
+	return timerfd_settime(h->timer.fd, 0, &its, NULL) ? -1 : 0;
+}
+
+static void cp_http_on_timer(struct cp_watch *w, uint32_t events)
+{
+	struct cp_http *h = (struct cp_http *)((char *)w - offsetof(struct cp_http, timer));
+	uint64_t n;
+	int running;
+
+	(void)events;
+	if (read(w->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		cp_warn("http: timerfd read: %m");
+	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	cp_http_check_done(h);
+}
+
+static void cp_http_check_done(struct cp_http *h)
+{
+	struct cp_http_result res;
+	struct cp_http_req *r;
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(h->multi, &left))) {
+		curl_off_t ra = 0;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		memset(&res, 0, sizeof(res));
+		res.transport_ok = msg->data.result == CURLE_OK;
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
+		if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+			res.retry_after_s = ra > 86400 ? 86400 : (uint32_t)ra;
+		res.too_big = r->too_big;
+		if (r->too_big)
+			res.transport_ok = false;
+		res.body = r->body;
+		res.body_len = r->len;
+		res.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(msg->data.result);
+		/*
+		 * The callback may start requests or cancel them all: take
+		 * this one off the list first so a cancel cannot free it.
+		 */
+		curl_multi_remove_handle(h->multi, r->easy);
+		cp_http_req_unlink(r);
+		if (r->done)
+			r->done(r->ctx, &res);
+		cp_http_req_free(r);
+	}
+}
+
+static size_t cp_http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct cp_http_req *r = userp;
+	size_t n = size * nmemb;
+
+	if (r->sink)
+		return r->sink(r->ctx, data, n) ? 0 : n;
+	if (r->len + n > r->max) {
+		r->too_big = true;
+		return 0;
+	}
+	memcpy(r->body + r->len, data, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return n;
+}
+
+struct cp_http *cp_http_new(int epfd, const char *ca_file, uint32_t timeout_ms,
+			    uint32_t keep_conn_s)
+{
+	struct cp_http *h = calloc(1, sizeof(*h));
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (!h)
+		return NULL;
+	h->epfd = epfd;
+	h->timeout_ms = timeout_ms;
+	h->keep_conn_s = keep_conn_s;
+	h->ca_file = ca_file && ca_file[0] ? strdup(ca_file) : NULL;
+	h->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	h->timer.fn = cp_http_on_timer;
+	h->multi = curl_multi_init();
+	h->share = curl_share_init();
+	if (h->timer.fd < 0 || !h->multi || !h->share)
+		goto err;
+	/* TLS sessions survive between requests and connections. */
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, cp_http_socket_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, cp_http_timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	ev.data.ptr = &h->timer;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, h->timer.fd, &ev))
+		goto err;
+	return h;
+err:
+	cp_http_free(h);
+	return NULL;
+}
+
+void cp_http_free(struct cp_http *h)
+{
+	if (!h)
+		return;
+	cp_http_cancel_all(h);
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
+	if (h->share)
+		curl_share_cleanup(h->share);
+	if (h->timer.fd >= 0) {
+		epoll_ctl(h->epfd, EPOLL_CTL_DEL, h->timer.fd, NULL);
+		close(h->timer.fd);
+	}
+	free(h->ca_file);
+	free(h);
+}
+
+int cp_http_start(struct cp_http *h, const char *method, const char *url, const char *bearer,
+		  const char *json_body, size_t max_body, cp_http_sink sink, cp_http_done done,
+		  void *ctx)
+{
+	struct cp_http_req *r = calloc(1, sizeof(*r));
+	char auth[1200];
+
+	if (!r)
+		return -ENOMEM;
+	r->h = h;
+	r->sink = sink;
+	r->done = done;
+	r->ctx = ctx;
+	r->max = max_body;
+	r->easy = curl_easy_init();
+	if (!sink)
+		r->body = malloc(max_body + 1);
+	if (!r->easy || (!sink && !r->body)) {
+		curl_easy_cleanup(r->easy);
+		free(r->body);
+		free(r);
+		return -ENOMEM;
+	}
+	if (r->body)
+		r->body[0] = '\0';
+	r->headers = curl_slist_append(NULL, "Accept: application/json");
+	if (bearer) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+		r->headers = curl_slist_append(r->headers, auth);
+	}
+	if (json_body) {
+		r->req_body = strdup(json_body);
+		r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->req_body);
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(r->req_body));
+	}
+	curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+	if (!strcmp(method, "GET"))
+		curl_easy_setopt(r->easy, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (h->ca_file)
+		curl_easy_setopt(r->easy, CURLOPT_CAINFO, h->ca_file);
+	curl_easy_setopt(r->easy, CURLOPT_SHARE, h->share);
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
+	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)h->timeout_ms);
+	/* Keep the connection for the next poll (curl's default is 118 s). */
+	curl_easy_setopt(r->easy, CURLOPT_MAXAGE_CONN, (long)h->keep_conn_s);
+	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, cp_http_write_cb);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "cloudprintd/0.1");
+	r->next = h->reqs;
+	h->reqs = r;
+	h->active++;
+	h->started++;
+	if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK) {
+		cp_http_req_free(r);
+		return -EIO;
+	}
+	return 0;
+}
+
+void cp_http_cancel_all(struct cp_http *h)
+{
+	while (h->reqs)
+		cp_http_req_free(h->reqs);
+}
+
+unsigned int cp_http_active(const struct cp_http *h)
+{
+	return h->active;
+}
+
+uint64_t cp_http_started(const struct cp_http *h)
+{
+	return h->started;
+}
