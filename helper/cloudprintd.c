@@ -31,6 +31,7 @@
 #include "config.h"
 #include "control.h"
 #include "creds.h"
+#include "crashpoint.h"
 #include "detect.h"
 #include "engine.h"
 #include "http.h"
@@ -683,14 +684,24 @@ static void cpd_stop_cloud(struct cpd *d)
 	memset(d->printing, 0, sizeof(d->printing));
 }
 
+/* A crash point in the deletion sequence (crashpoint.h). */
+static void cpd_crashpoint(const struct cp_step *st, bool deletion, const char *what)
+{
+	char name[64];
+
+	if (!deletion)
+		return;
+	snprintf(name, sizeof(name), "deletion-%s-%s", cp_state_name(st->next), what);
+	cp_crashpoint(name);
+}
+
 /* Carry out @st's actions in their order, then enter its state. */
-static void cpd_run(struct cpd *d, const struct cp_step *st)
+static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 {
 	uint32_t flushed = 0, lock_to;
 	int r;
 
-	if (st->actions & CP_ACT_STOP_CLOUD)
-		cpd_stop_cloud(d);
+	cpd_crashpoint(st, deletion, "start");
 	if (st->actions & CP_ACT_LOCKDOWN) {
 		lock_to = st->next == CP_STATE_SUSPENDED ? PRENGINE_STATE_SUSPENDED :
 			  st->next == CP_STATE_UNREGISTERED && !(st->actions & CP_ACT_DELETE_CREDS) ?
@@ -706,6 +717,11 @@ static void cpd_run(struct cpd *d, const struct cp_step *st)
 			snprintf(d->detection + strlen(d->detection),
 				 sizeof(d->detection) - strlen(d->detection),
 				 "; %u job(s) flushed", flushed);
+		cpd_crashpoint(st, deletion, "locked");
+	}
+	if (st->actions & CP_ACT_STOP_CLOUD) {
+		cpd_stop_cloud(d);
+		cpd_crashpoint(st, deletion, "silent");
 	}
 	if (st->actions & CP_ACT_TELL_CLOUD) {
 		char url[CPD_URL_LEN];
@@ -724,6 +740,7 @@ static void cpd_run(struct cpd *d, const struct cp_step *st)
 		r = cp_creds_store(d->cfg.state_dir, &d->creds);
 		if (r)
 			cpd_error(d, "storing the credentials failed: %s", strerror(-r));
+		cpd_crashpoint(st, deletion, "creds-stored");
 	}
 	if (st->actions & CP_ACT_DELETE_CREDS) {
 		r = cp_creds_delete(d->cfg.state_dir);
@@ -732,11 +749,13 @@ static void cpd_run(struct cpd *d, const struct cp_step *st)
 		else
 			cp_info("credentials deleted");
 		memset(&d->creds, 0, sizeof(d->creds));
+		cpd_crashpoint(st, deletion, "creds-deleted");
 	}
 	if (st->actions & CP_ACT_SET_DRIVER) {
 		r = cp_engine_set_state(&d->eng, cp_state_driver(st->next));
 		if (r)
 			cpd_error(d, "setting the driver state failed: %s", strerror(-r));
+		cpd_crashpoint(st, deletion, "driver-set");
 	}
 	if (st->actions & CP_ACT_LOG_DELETION)
 		cp_warn("the cloud deleted this printer's registration; policy keep: carrying on");
@@ -758,7 +777,7 @@ static void cpd_apply(struct cpd *d, enum cp_event ev)
 		cp_warn("event %d ignored in state %s", ev, cp_state_name(d->state));
 		return;
 	}
-	cpd_run(d, &st);
+	cpd_run(d, &st, ev == CP_EV_DELETION);
 }
 
 static void cpd_on_deletion(struct cpd *d, long status)
@@ -884,7 +903,7 @@ static void cpd_command(void *ctx, int fd, const char *line)
 		cpd_reply(fd, false, err);
 		return;
 	}
-	cpd_run(d, &st);
+	cpd_run(d, &st, false);
 	cpd_reply(fd, true, NULL);
 }
 
@@ -912,7 +931,7 @@ static int cpd_reconcile(struct cpd *d)
 		d->creds.mark ? "present" : "absent", cp_state_name(st.next));
 	/* Finish whatever transition a crash or a reboot interrupted. */
 	d->state = CP_STATE_UNREGISTERED;
-	cpd_run(d, &st);
+	cpd_run(d, &st, false);
 	return 0;
 }
 

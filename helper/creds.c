@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "creds.h"
+#include "crashpoint.h"
 
 static const char *const mark_names[] = {
 	[CP_CREDS_NONE] = "none",
@@ -105,16 +106,41 @@ int cp_creds_store(const char *dir, const struct cp_creds *c)
 		r = -errno;
 		goto out;
 	}
-	if (fchmod(fd, 0600) || write(fd, text, len) != (ssize_t)len || fsync(fd)) {
+	if (cp_crashpoint("creds-store-opened")) {
+		r = -EINTR;
+		close(fd);
+		goto out;
+	}
+	errno = 0;
+	if (fchmod(fd, 0600) || write(fd, text, len) != (ssize_t)len) {
 		r = errno ? -errno : -EIO;
 		close(fd);
 		unlink(tmp);
 		goto out;
 	}
+	if (cp_crashpoint("creds-store-written")) {
+		r = -EINTR;
+		close(fd);
+		goto out;
+	}
+	if (fsync(fd)) {
+		r = -errno;
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
 	close(fd);
+	if (cp_crashpoint("creds-store-synced")) {
+		r = -EINTR;
+		goto out;
+	}
 	if (rename(tmp, path)) {
 		r = -errno;
 		unlink(tmp);
+		goto out;
+	}
+	if (cp_crashpoint("creds-store-renamed")) {
+		r = -EINTR;
 		goto out;
 	}
 	r = fsync_dir(dir);
@@ -128,7 +154,11 @@ int cp_creds_delete(const char *dir)
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/" CP_CREDS_FILE, dir);
+	if (cp_crashpoint("creds-delete-start"))
+		return -EINTR;
 	if (unlink(path) && errno != ENOENT)
 		return -errno;
+	if (cp_crashpoint("creds-delete-unlinked"))
+		return -EINTR;
 	return fsync_dir(dir);
 }

@@ -39,12 +39,13 @@ enum cp_event {
 
 /*
  * Actions, in execution order (lowest bit first).  The order is the
- * contract: the driver is locked before anything else happens, and the
+ * contract: the driver is locked before anything else happens (so the
+ * lockdown, not a cancelled download, ends every cloud job), and the
  * credentials are durable before the driver opens the cloud channel.
  */
 enum cp_action {
-	CP_ACT_STOP_CLOUD	= 1 << 0, /* cancel transfers, no more requests */
-	CP_ACT_LOCKDOWN		= 1 << 1, /* driver lockdown into the step's driver state */
+	CP_ACT_LOCKDOWN		= 1 << 0, /* driver lockdown into the step's driver state */
+	CP_ACT_STOP_CLOUD	= 1 << 1, /* cancel transfers, no more requests */
 	CP_ACT_TELL_CLOUD	= 1 << 2, /* DELETE /v1/printers/{id} (printer-initiated) */
 	CP_ACT_START_CLAIM	= 1 << 3, /* POST /v1/printers, then poll the claim */
 	CP_ACT_WRITE_CREDS	= 1 << 4, /* store the credentials, marked with the state */
