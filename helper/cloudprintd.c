@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 
 #include "backoff.h"
+#include "cloud.h"
 #include "config.h"
 #include "control.h"
 #include "creds.h"
@@ -278,35 +279,23 @@ static bool cpd_job_known(const struct cpd *d, const char *id)
 	return false;
 }
 
-static void cpd_job_start(struct cpd *d, const cJSON *o)
+static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
-	const cJSON *size = cJSON_GetObjectItemCaseSensitive(o, "size");
-	const cJSON *sha = cJSON_GetObjectItemCaseSensitive(o, "sha256");
-	const cJSON *url = cJSON_GetObjectItemCaseSensitive(o, "data_url");
 	struct cpd_job *j = NULL;
 	size_t slen = strlen(d->cfg.server);
 	int r;
 
-	if (!cJSON_IsString(id) || !cJSON_IsNumber(size) || !cJSON_IsString(sha) ||
-	    !cJSON_IsString(url) || strlen(id->valuestring) >= sizeof(j->id) ||
-	    strlen(sha->valuestring) != 64) {
-		cpd_error(d, "jobs list: a job entry of the wrong shape, skipped");
+	if (cpd_job_known(d, cj->id))
 		return;
-	}
-	if (cpd_job_known(d, id->valuestring))
-		return;
-	if (size->valuedouble < 0 || size->valuedouble > CPD_JOB_SIZE_MAX ||
-	    size->valuedouble != (double)(uint64_t)size->valuedouble) {
-		cpd_error(d, "job %s: size %g refused", id->valuestring, size->valuedouble);
-		cpd_post_status(d, id->valuestring, "failed", -1, "size refused by the printer");
+	if (cj->refused) {
+		cpd_error(d, "job %s: %s", cj->id, cj->refused);
+		cpd_post_status(d, cj->id, "failed", -1, cj->refused);
 		return;
 	}
 	/* Never send our token anywhere but our server. */
-	if (strncmp(url->valuestring, d->cfg.server, slen) || url->valuestring[slen] != '/') {
-		cpd_error(d, "job %s: data_url on another server, refused", id->valuestring);
-		cpd_post_status(d, id->valuestring, "failed", -1, "data_url on another server");
+	if (strncmp(cj->data_url, d->cfg.server, slen) || cj->data_url[slen] != '/') {
+		cpd_error(d, "job %s: data_url on another server, refused", cj->id);
+		cpd_post_status(d, cj->id, "failed", -1, "data_url on another server");
 		return;
 	}
 	for (unsigned int i = 0; i < CPD_JOBS_MAX; i++)
@@ -317,10 +306,10 @@ static void cpd_job_start(struct cpd *d, const cJSON *o)
 
 	memset(j, 0, sizeof(*j));
 	j->d = d;
-	snprintf(j->id, sizeof(j->id), "%s", id->valuestring);
-	snprintf(j->name, sizeof(j->name), "%s", cJSON_IsString(name) ? name->valuestring : "");
-	snprintf(j->sha256, sizeof(j->sha256), "%s", sha->valuestring);
-	j->size = (uint64_t)size->valuedouble;
+	snprintf(j->id, sizeof(j->id), "%s", cj->id);
+	snprintf(j->name, sizeof(j->name), "%s", cj->name);
+	snprintf(j->sha256, sizeof(j->sha256), "%s", cj->sha256);
+	j->size = cj->size;
 	r = cp_engine_job_begin(&d->eng, &j->ej, j->id, j->name, j->size);
 	if (r) {
 		cpd_error(d, "job %s: the driver refused it: %s", j->id, strerror(-r));
@@ -329,7 +318,7 @@ static void cpd_job_start(struct cpd *d, const cJSON *o)
 	j->md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(j->md, EVP_sha256(), NULL);
 	j->active = true;
-	r = cpd_request(d, "GET", url->valuestring, d->creds.access_token, NULL, cpd_job_sink,
+	r = cpd_request(d, "GET", cj->data_url, d->creds.access_token, NULL, cpd_job_sink,
 			cpd_job_done, j);
 	if (r)
 		cpd_job_end(j);
@@ -403,8 +392,7 @@ static void cpd_token_done(void *ctx, const struct cp_http_result *res)
 {
 	struct cpd *d = ctx;
 	enum cp_verdict v = cpd_classify(d, "token refresh", res);
-	const cJSON *tok;
-	cJSON *root;
+	char tok[sizeof(d->creds.access_token)];
 
 	d->request_in_flight = false;
 	if (v == CP_VERDICT_DELETED) {
@@ -415,16 +403,12 @@ static void cpd_token_done(void *ctx, const struct cp_http_result *res)
 		cpd_retry_later(d, v, res);
 		return;
 	}
-	root = cJSON_ParseWithLength(res->body, res->body_len);
-	tok = cJSON_GetObjectItemCaseSensitive(root, "access_token");
-	if (!cJSON_IsString(tok) || strlen(tok->valuestring) >= sizeof(d->creds.access_token)) {
+	if (cp_cloud_parse_token(res->body, res->body_len, tok, sizeof(tok))) {
 		cpd_error(d, "token refresh: malformed answer");
-		cJSON_Delete(root);
 		cpd_retry_later(d, CP_VERDICT_TRANSIENT, res);
 		return;
 	}
-	snprintf(d->creds.access_token, sizeof(d->creds.access_token), "%s", tok->valuestring);
-	cJSON_Delete(root);
+	memcpy(d->creds.access_token, tok, sizeof(tok));
 	if (cp_creds_store(d->cfg.state_dir, &d->creds))
 		cpd_error(d, "could not store the refreshed token");
 	cp_info("access token refreshed");
@@ -449,8 +433,8 @@ static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
 {
 	struct cpd *d = ctx;
 	enum cp_verdict v = cpd_classify(d, "jobs poll", res);
-	const cJSON *jobs, *o;
-	cJSON *root;
+	static struct cp_cloud_job jobs[CP_CLOUD_JOBS_MAX];
+	size_t n, skipped;
 
 	d->request_in_flight = false;
 	d->polls++;
@@ -470,23 +454,18 @@ static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
 		cpd_retry_later(d, v, res);
 		return;
 	}
-	root = cJSON_ParseWithLength(res->body, res->body_len);
-	jobs = cJSON_GetObjectItemCaseSensitive(root, "jobs");
-	if (!cJSON_IsArray(jobs)) {
+	if (cp_cloud_parse_jobs(res->body, res->body_len, CPD_JOB_SIZE_MAX, jobs,
+				CP_CLOUD_JOBS_MAX, &n, &skipped)) {
 		cpd_error(d, "jobs poll: the answer has no jobs array");
-		cJSON_Delete(root);
 		cpd_retry_later(d, CP_VERDICT_TRANSIENT, res);
 		return;
 	}
 	cp_backoff_reset(&d->backoff);
 	d->last_error[0] = '\0';
-	cJSON_ArrayForEach(o, jobs) {
-		if (d->state != CP_STATE_REGISTERED)
-			break;
-		if (cJSON_IsObject(o))
-			cpd_job_start(d, o);
-	}
-	cJSON_Delete(root);
+	if (skipped)
+		cpd_error(d, "jobs list: %zu entr(ies) of the wrong shape, skipped", skipped);
+	for (size_t i = 0; i < n && d->state == CP_STATE_REGISTERED; i++)
+		cpd_job_start(d, &jobs[i]);
 	if (d->state == CP_STATE_REGISTERED)
 		cpd_schedule_poll(d, cpd_poll_delay(d));
 }
@@ -557,22 +536,12 @@ static void cpd_reply_register(struct cpd *d, bool ok, const char *error)
 	d->reg_client = -1;
 }
 
-static int cpd_copy(const cJSON *root, const char *key, char *out, size_t len)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-
-	if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= len)
-		return -EINVAL;
-	snprintf(out, len, "%s", v->valuestring);
-	return 0;
-}
-
 static void cpd_registration_done(void *ctx, const struct cp_http_result *res)
 {
 	struct cpd *d = ctx;
 	enum cp_verdict v = cpd_classify(d, "registration poll", res);
-	const cJSON *st;
-	cJSON *root;
+	struct cp_creds c = { 0 };
+	int r;
 
 	d->request_in_flight = false;
 	if (v == CP_VERDICT_DELETED) {
@@ -584,25 +553,20 @@ static void cpd_registration_done(void *ctx, const struct cp_http_result *res)
 		cpd_retry_later(d, v, res);
 		return;
 	}
-	root = cJSON_ParseWithLength(res->body, res->body_len);
-	st = cJSON_GetObjectItemCaseSensitive(root, "status");
-	if (cJSON_IsString(st) && !strcmp(st->valuestring, "claimed")) {
-		memset(&d->creds, 0, sizeof(d->creds));
-		snprintf(d->creds.printer_id, sizeof(d->creds.printer_id), "%s", d->reg_id);
-		if (cpd_copy(root, "printer_secret", d->creds.secret, sizeof(d->creds.secret)) ||
-		    cpd_copy(root, "access_token", d->creds.access_token,
-			     sizeof(d->creds.access_token))) {
-			cpd_error(d, "registration poll: claimed answer without credentials");
-			cJSON_Delete(root);
-			cpd_retry_later(d, CP_VERDICT_TRANSIENT, res);
-			return;
-		}
-		cJSON_Delete(root);
+	r = cp_cloud_parse_claim(res->body, res->body_len, c.secret, sizeof(c.secret),
+				 c.access_token, sizeof(c.access_token));
+	if (r < 0) {
+		cpd_error(d, "registration poll: malformed answer");
+		cpd_retry_later(d, CP_VERDICT_TRANSIENT, res);
+		return;
+	}
+	if (r == 1) {
+		snprintf(c.printer_id, sizeof(c.printer_id), "%s", d->reg_id);
+		d->creds = c;
 		cp_info("claimed by its owner: printer %s", d->reg_id);
 		cpd_apply(d, CP_EV_CLAIMED);
 		return;
 	}
-	cJSON_Delete(root);
 	cp_backoff_reset(&d->backoff);
 	cpd_schedule_poll(d, d->cfg.poll_interval_ms);
 }
@@ -620,21 +584,19 @@ static void cpd_register_done(void *ctx, const struct cp_http_result *res)
 {
 	struct cpd *d = ctx;
 	enum cp_verdict v = cpd_classify(d, "register", res);
-	cJSON *root;
+	struct cp_cloud_reg reg;
 
 	d->request_in_flight = false;
-	root = v == CP_VERDICT_OK ? cJSON_ParseWithLength(res->body, res->body_len) : NULL;
-	if (!root || cpd_copy(root, "printer_id", d->reg_id, sizeof(d->reg_id)) ||
-	    cpd_copy(root, "registration_token", d->reg_token, sizeof(d->reg_token)) ||
-	    cpd_copy(root, "claim_code", d->claim_code, sizeof(d->claim_code)) ||
-	    cpd_copy(root, "claim_url", d->claim_url, sizeof(d->claim_url))) {
-		cJSON_Delete(root);
+	if (v != CP_VERDICT_OK || cp_cloud_parse_register(res->body, res->body_len, &reg)) {
 		cpd_reply_register(d, false, d->last_error[0] ? d->last_error :
 				   "malformed answer from the cloud");
 		cpd_apply(d, CP_EV_REGISTER_FAILED);
 		return;
 	}
-	cJSON_Delete(root);
+	memcpy(d->reg_id, reg.printer_id, sizeof(d->reg_id));
+	memcpy(d->reg_token, reg.token, sizeof(d->reg_token));
+	memcpy(d->claim_code, reg.claim_code, sizeof(d->claim_code));
+	memcpy(d->claim_url, reg.claim_url, sizeof(d->claim_url));
 	cp_info("registered as %s; claim code %s at %s", d->reg_id, d->claim_code, d->claim_url);
 	cpd_reply_register(d, true, NULL);
 	cpd_schedule_poll(d, d->cfg.poll_interval_ms);
