@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of the text/event-stream parser (helper/sse.c).
+ *
+ * Every vector is parsed whole, split in two at every offset, and byte by
+ * byte; all must give the same events, comments and return codes.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "sse.h"
+
+/* What the callbacks saw, one line per event or comment:
+ *   E<type>|<id>|<retry or ->|<data, with \n and NUL escaped>
+ *   C<comment text>                                                  */
+struct rec {
+	char buf[8192];
+	size_t len;
+};
+
+static void rec_put(struct rec *r, const char *p, size_t n)
+{
+	assert_true(r->len + n < sizeof(r->buf));
+	memcpy(r->buf + r->len, p, n);
+	r->len += n;
+	r->buf[r->len] = '\0';
+}
+
+static void rec_esc(struct rec *r, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\n')
+			rec_put(r, "\\n", 2);
+		else if (p[i] == '\0')
+			rec_put(r, "\\0", 2);
+		else
+			rec_put(r, p + i, 1);
+	}
+}
+
+static int on_event(void *ctx, const struct cp_sse_event *ev)
+{
+	struct rec *r = ctx;
+	char retry[16];
+
+	assert_int_equal(ev->data[ev->data_len], '\0');
+	assert_int_equal(ev->type[ev->type_len], '\0');
+	assert_int_equal(strlen(ev->id), ev->id_len);
+	rec_put(r, "E", 1);
+	rec_esc(r, ev->type, ev->type_len);
+	rec_put(r, "|", 1);
+	rec_put(r, ev->id, ev->id_len);
+	if (ev->has_retry)
+		snprintf(retry, sizeof(retry), "|%u|", (unsigned int)ev->retry_ms);
+	else
+		snprintf(retry, sizeof(retry), "|-|");
+	rec_put(r, retry, strlen(retry));
+	rec_esc(r, ev->data, ev->data_len);
+	rec_put(r, "\n", 1);
+	if (ev->data_len == 4 && !memcmp(ev->data, "STOP", 4))
+		return -ECANCELED;
+	return 0;
+}
+
+static int on_comment(void *ctx, const char *text, size_t len)
+{
+	struct rec *r = ctx;
+
+	rec_put(r, "C", 1);
+	rec_esc(r, text, len);
+	rec_put(r, "\n", 1);
+	if (len == 4 && !memcmp(text, "STOP", 4))
+		return -EPIPE;
+	return 0;
+}
+
+static const struct cp_sse_callbacks cbs = {
+	.on_event = on_event,
+	.on_comment = on_comment,
+};
+
+struct vec {
+	const char *name;
+	const char *in;
+	size_t len;		/* 0: strlen(in) */
+	const char *out;	/* expected record */
+	int rc;			/* expected from feed and finish */
+	size_t max_line, max_data;	/* 0: defaults */
+};
+
+#define BOM "\xef\xbb\xbf"
+#define L10 "0123456789"
+
+static const struct vec vecs[] = {
+	{ "reference cloud stream",
+	  "retry: 5000\n\nid: 1\nevent: job\ndata: {\"id\":\"j_1\"}\n\n"
+	  "id: 2\nevent: ping\ndata: {\"time\": 5}\n\n",
+	  0, "Ejob|1|-|{\"id\":\"j_1\"}\nEping|2|-|{\"time\": 5}\n", 0, 0, 0 },
+	{ "default type", "data: x\n\n", 0, "Emessage||-|x\n", 0, 0, 0 },
+	{ "empty event field means message", "event:\ndata:x\n\n", 0, "Emessage||-|x\n", 0, 0, 0 },
+	{ "type resets after dispatch", "event: a\ndata: 1\n\ndata: 2\n\n", 0,
+	  "Ea||-|1\nEmessage||-|2\n", 0, 0, 0 },
+	{ "type resets on a block without data", "event: foo\n\ndata: x\n\n", 0,
+	  "Emessage||-|x\n", 0, 0, 0 },
+	{ "CRLF", "data: a\r\ndata: b\r\n\r\n", 0, "Emessage||-|a\\nb\n", 0, 0, 0 },
+	{ "lone CR", "data: a\rdata: b\r\r", 0, "Emessage||-|a\\nb\n", 0, 0, 0 },
+	{ "mixed line ends", "data: a\r\n\rdata: b\n\r\n", 0,
+	  "Emessage||-|a\nEmessage||-|b\n", 0, 0, 0 },
+	{ "CR then CRLF is two line ends", "data: a\r\r\ndata: b\n\n", 0,
+	  "Emessage||-|a\nEmessage||-|b\n", 0, 0, 0 },
+	{ "LF CR is two line ends", "data: a\n\rdata: b\n\n", 0,
+	  "Emessage||-|a\nEmessage||-|b\n", 0, 0, 0 },
+	{ "BOM at start", BOM "data: x\n\n", 0, "Emessage||-|x\n", 0, 0, 0 },
+	{ "BOM at start of a CR line", BOM "\rdata: x\r\r", 0, "Emessage||-|x\n", 0, 0, 0 },
+	{ "only one BOM stripped", BOM BOM "data: x\n\ndata: y\n\n", 0,
+	  "Emessage||-|y\n", 0, 0, 0 },
+	{ "BOM later is content", "data: x\n\n" BOM "data: y\n\n" "data: z\n\n", 0,
+	  "Emessage||-|x\nEmessage||-|z\n", 0, 0, 0 },
+	{ "BOM inside data kept", "data: " BOM "\n\n", 0, "Emessage||-|" BOM "\n", 0, 0, 0 },
+	{ "partial BOM is content", "\xef\xbb" "data: x\n\ndata: y\n\n", 0,
+	  "Emessage||-|y\n", 0, 0, 0 },
+	{ "partial BOM then line end", "\xef\xbb\ndata: y\n\n", 0, "Emessage||-|y\n", 0, 0, 0 },
+	{ "comments", ": hello\n:\n::x\ndata: x\n: mid\n\n", 0,
+	  "C hello\nC\nC:x\nC mid\nEmessage||-|x\n", 0, 0, 0 },
+	{ "field without colon", "data\n\n", 0, "Emessage||-|\n", 0, 0, 0 },
+	{ "two empty data lines", "data\ndata:\n\n", 0, "Emessage||-|\\n\n", 0, 0, 0 },
+	{ "one space stripped", "data:x\ndata: y\ndata:  z\ndata:\tw\n\n", 0,
+	  "Emessage||-|x\\ny\\n z\\n\tw\n", 0, 0, 0 },
+	{ "colon in value", "event: a:b\ndata: c: d\n\n", 0, "Ea:b||-|c: d\n", 0, 0, 0 },
+	{ "multi-line data", "data: {\ndata: \"a\": 1\ndata: }\n\n", 0,
+	  "Emessage||-|{\\n\"a\": 1\\n}\n", 0, 0, 0 },
+	{ "NUL in data kept", "data: a\0b\n\n", sizeof("data: a\0b\n\n") - 1, "Emessage||-|a\\0b\n", 0, 0, 0 },
+	{ "unknown fields ignored", "foo: bar\nDATA: x\ndata : y\nData: q\ndata: z\n\n", 0,
+	  "Emessage||-|z\n", 0, 0, 0 },
+	{ "no blank line, no event", "id: 1\nevent: e\nretry: 5\n\n\n", 0, "", 0, 0, 0 },
+	{ "id persists", "id: 7\ndata: a\n\ndata: b\n\n", 0,
+	  "Emessage|7|-|a\nEmessage|7|-|b\n", 0, 0, 0 },
+	{ "id set in a block without data persists", "id: 9\n\ndata: x\n\n", 0,
+	  "Emessage|9|-|x\n", 0, 0, 0 },
+	{ "empty id clears it", "id: 7\ndata: a\n\nid\ndata: b\n\nid:\ndata: c\n\n", 0,
+	  "Emessage|7|-|a\nEmessage||-|b\nEmessage||-|c\n", 0, 0, 0 },
+	{ "id with NUL ignored", "id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n",
+	  sizeof("id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n") - 1,
+	  "Emessage|1|-|a\nEmessage|1|-|b\n", 0, 0, 0 },
+	{ "last id wins", "id: 1\nid: 2\ndata: a\n\n", 0, "Emessage|2|-|a\n", 0, 0, 0 },
+	{ "retry in its block only", "retry: 1234\ndata: a\n\ndata: b\n\n", 0,
+	  "Emessage||1234|a\nEmessage||-|b\n", 0, 0, 0 },
+	{ "retry zero", "retry: 0\ndata: a\n\n", 0, "Emessage||0|a\n", 0, 0, 0 },
+	{ "retry no space", "retry:42\ndata: a\n\n", 0, "Emessage||42|a\n", 0, 0, 0 },
+	{ "retry saturates", "retry: 99999999999999999999999\ndata: a\n\n", 0,
+	  "Emessage||4294967295|a\n", 0, 0, 0 },
+	{ "retry UINT32_MAX", "retry: 4294967295\ndata: a\n\n", 0,
+	  "Emessage||4294967295|a\n", 0, 0, 0 },
+	{ "bad retry values ignored",
+	  "retry: 12a\nretry: -1\nretry: +5\nretry:  5\nretry: 1.5\nretry:\nretry\n"
+	  "retry: 0x10\nretry: 5 \nretry: \xd9\xa3\ndata: a\n\n", 0,
+	  "Emessage||-|a\n", 0, 0, 0 },
+	{ "bad retry keeps an earlier good one", "retry: 7\nretry: x\ndata: a\n\n", 0,
+	  "Emessage||7|a\n", 0, 0, 0 },
+	{ "incomplete event discarded", "data: x\n", 0, "", 0, 0, 0 },
+	{ "incomplete line discarded", "data: x\n\ndata: y", 0, "Emessage||-|x\n", 0, 0, 0 },
+	{ "trailing CR ends the line but not the event", "data: x\r", 0, "", 0, 0, 0 },
+	{ "empty stream", "", 0, "", 0, 0, 0 },
+	/* limits: line 16, data 32 */
+	{ "line at the limit", "data: " L10 "\n\n:" L10 "12345\n", 0,
+	  "Emessage||-|" L10 "\nC" L10 "12345\n", 0, 16, 32 },
+	{ "oversized line", "data: a\n\ndata: " L10 "X\n\ndata: b\n\n", 0,
+	  "Emessage||-|a\n", -EMSGSIZE, 16, 32 },
+	{ "oversized line without line end", "data: " L10 "X", 0, "", -EMSGSIZE, 16, 32 },
+	{ "oversized comment", ":" L10 L10 "\n", 0, "", -EMSGSIZE, 16, 32 },
+	{ "a stripped BOM does not count to the line", BOM L10 "123456\n", 0, "", 0, 16, 32 },
+	{ "partial BOM counts to the line", "\xef\xbb" L10 "12345\n", 0, "", -EMSGSIZE, 16, 32 },
+	{ "event at the data limit", "data: " L10 "\ndata: " L10 "\ndata: " L10 "\n\n", 0,
+	  "Emessage||-|" L10 "\\n" L10 "\\n" L10 "\n", 0, 16, 32 },
+	{ "oversized event", "data: " L10 "\ndata: " L10 "\ndata: " L10 "\ndata: x\n\n", 0,
+	  "", -EMSGSIZE, 16, 32 },
+	{ "many small data lines past the limit",
+	  "data\ndata\ndata\ndata\ndata\ndata\ndata\ndata\ndata\ndata\n"
+	  "data\ndata\ndata\ndata\ndata\ndata\ndata\ndata\ndata\ndata\n"
+	  "data\ndata\ndata\ndata\ndata\ndata\ndata\ndata\ndata\ndata\n"
+	  "data\ndata\ndata\ndata\n\n", 0, "", -EMSGSIZE, 16, 32 },
+	{ "limit is per event", "data: " L10 "\ndata: " L10 "\n\ndata: " L10 "\ndata: " L10 "\n\n", 0,
+	  "Emessage||-|" L10 "\\n" L10 "\nEmessage||-|" L10 "\\n" L10 "\n", 0, 16, 32 },
+	/* callbacks */
+	{ "on_event error stops", "data: STOP\n\ndata: x\n\n", 0,
+	  "Emessage||-|STOP\n", -ECANCELED, 0, 0 },
+	{ "on_comment error stops", ":STOP\ndata: x\n\n", 0, "CSTOP\n", -EPIPE, 0, 0 },
+};
+
+/* Parse @v in chunks: split at @at (if != SIZE_MAX) or byte by byte (@bytewise). */
+static void parse(const struct vec *v, size_t at, int bytewise, struct rec *r, int *rc)
+{
+	struct cp_sse_limits lim = { v->max_line, v->max_data };
+	size_t len = v->len ? v->len : strlen(v->in), off = 0;
+	struct cp_sse s;
+	int feed = 0, ret;
+
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(cp_sse_init(&s, &lim, &cbs, r), 0);
+	while (off < len) {
+		size_t n = len - off;
+
+		if (bytewise)
+			n = 1;
+		else if (at != SIZE_MAX && off < at)
+			n = at - off;
+		ret = cp_sse_feed(&s, v->in + off, n);
+		if (ret && !feed)
+			feed = ret;
+		/* an error is sticky */
+		if (feed)
+			assert_int_equal(ret, feed);
+		off += n;
+	}
+	ret = cp_sse_finish(&s);
+	assert_int_equal(ret, feed);
+	assert_true(s.line_len <= s.lim.max_line);
+	assert_true(s.data_len <= s.lim.max_data);
+	*rc = feed;
+	cp_sse_free(&s);
+}
+
+static void check(const struct vec *v, const char *how, const struct rec *r, int rc)
+{
+	if (strcmp(r->buf, v->out) || rc != v->rc) {
+		print_error("vector \"%s\" (%s): rc %d, expected %d\n got:\n%s\n expected:\n%s\n",
+			    v->name, how, rc, v->rc, r->buf, v->out);
+		fail();
+	}
+}
+
+static void test_vectors_whole(void **state)
+{
+	struct rec r;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) {
+		parse(&vecs[i], SIZE_MAX, 0, &r, &rc);
+		check(&vecs[i], "whole", &r, rc);
+	}
+}
+
+static void test_vectors_split_everywhere(void **state)
+{
+	struct rec r;
+	char how[32];
+	size_t i, at;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) {
+		size_t len = vecs[i].len ? vecs[i].len : strlen(vecs[i].in);
+
+		for (at = 0; at <= len; at++) {
+			parse(&vecs[i], at, 0, &r, &rc);
+			snprintf(how, sizeof(how), "split at %zu", at);
+			check(&vecs[i], how, &r, rc);
+		}
+	}
+}
+
+static void test_vectors_byte_by_byte(void **state)
+{
+	struct rec r;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) {
+		parse(&vecs[i], SIZE_MAX, 1, &r, &rc);
+		check(&vecs[i], "byte by byte", &r, rc);
+	}
+}
+
+static int feed_str(struct cp_sse *s, const char *str)
+{
+	return cp_sse_feed(s, str, strlen(str));
+}
+
+static void test_cr_then_lf_in_next_chunk(void **state)
+{
+	struct cp_sse s;
+	struct rec r = { 0 };
+
+	(void)state;
+	assert_int_equal(cp_sse_init(&s, NULL, &cbs, &r), 0);
+	assert_int_equal(feed_str(&s, "data: a\r"), 0);
+	assert_int_equal(feed_str(&s, "\ndata: b\r"), 0);
+	assert_int_equal(feed_str(&s, "\n\r"), 0);
+	assert_string_equal(r.buf, "Emessage||-|a\\nb\n");
+	assert_int_equal(s.lines, 3);
+	cp_sse_free(&s);
+}
+
+static void test_counters_and_stream_state(void **state)
+{
+	struct cp_sse s;
+	struct rec r = { 0 };
+
+	(void)state;
+	assert_int_equal(cp_sse_init(&s, NULL, &cbs, &r), 0);
+	assert_false(s.has_retry_ms);
+	assert_int_equal(feed_str(&s, "retry: 5000\n\n: keep-alive\n:\nid: 3\ndata: a\n\ndata: b"), 0);
+	assert_int_equal(s.lines, 7);
+	assert_int_equal(s.comments, 2);
+	assert_true(s.has_retry_ms);
+	assert_int_equal(s.retry_ms, 5000);
+	/* EOF: the partial event goes, id and retry stay, a BOM is again allowed */
+	assert_int_equal(cp_sse_finish(&s), 0);
+	assert_int_equal(feed_str(&s, BOM "\n"), 0);
+	assert_int_equal(feed_str(&s, "data: c\n\n"), 0);
+	assert_string_equal(r.buf, "C keep-alive\nC\nEmessage|3|-|a\nEmessage|3|-|c\n");
+	assert_int_equal(s.retry_ms, 5000);
+	/* reset forgets everything */
+	cp_sse_reset(&s);
+	assert_int_equal(s.lines, 0);
+	assert_false(s.has_retry_ms);
+	r.len = 0;
+	assert_int_equal(feed_str(&s, "data: d\n\n"), 0);
+	assert_string_equal(r.buf, "Emessage||-|d\n");
+	cp_sse_free(&s);
+}
+
+static void test_error_is_sticky_until_reset(void **state)
+{
+	struct cp_sse_limits lim = { 8, 8 };
+	struct cp_sse s;
+	struct rec r = { 0 };
+
+	(void)state;
+	assert_int_equal(cp_sse_init(&s, &lim, &cbs, &r), 0);
+	assert_int_equal(feed_str(&s, "data: 123456789"), -EMSGSIZE);
+	assert_int_equal(feed_str(&s, "\n\ndata: x\n\n"), -EMSGSIZE);
+	assert_int_equal(cp_sse_finish(&s), -EMSGSIZE);
+	assert_string_equal(r.buf, "");
+	cp_sse_reset(&s);
+	assert_int_equal(feed_str(&s, "data: x\n\n"), 0);
+	assert_string_equal(r.buf, "Emessage||-|x\n");
+	cp_sse_free(&s);
+}
+
+static void test_comment_callback_is_optional(void **state)
+{
+	static const struct cp_sse_callbacks only_events = { .on_event = on_event };
+	struct cp_sse s;
+	struct rec r = { 0 };
+
+	(void)state;
+	assert_int_equal(cp_sse_init(&s, NULL, &only_events, &r), 0);
+	assert_int_equal(feed_str(&s, ": ping\ndata: x\n\n"), 0);
+	assert_int_equal(s.comments, 1);
+	assert_string_equal(r.buf, "Emessage||-|x\n");
+	cp_sse_free(&s);
+}
+
+static void test_init(void **state)
+{
+	static const struct cp_sse_callbacks none = { 0 };
+	struct cp_sse_limits big = { CP_SSE_LIMIT_CAP + 1, 0 };
+	struct cp_sse s;
+
+	(void)state;
+	assert_int_equal(cp_sse_init(&s, NULL, &cbs, NULL), 0);
+	assert_int_equal(s.lim.max_line, 4096);
+	assert_int_equal(s.lim.max_data, 65536);
+	cp_sse_free(&s);
+	assert_int_equal(cp_sse_init(&s, NULL, &none, NULL), -EINVAL);
+	assert_int_equal(cp_sse_init(&s, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(cp_sse_init(&s, &big, &cbs, NULL), -EINVAL);
+	cp_sse_free(&s);	/* safe after a failed init */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vectors_whole),
+		cmocka_unit_test(test_vectors_split_everywhere),
+		cmocka_unit_test(test_vectors_byte_by_byte),
+		cmocka_unit_test(test_cr_then_lf_in_next_chunk),
+		cmocka_unit_test(test_counters_and_stream_state),
+		cmocka_unit_test(test_error_is_sticky_until_reset),
+		cmocka_unit_test(test_comment_callback_is_optional),
+		cmocka_unit_test(test_init),
+	};
+	return cmocka_run_group_tests_name("sse", tests, NULL, NULL);
+}
