@@ -306,9 +306,12 @@ static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
 
 	memset(j, 0, sizeof(*j));
 	j->d = d;
-	snprintf(j->id, sizeof(j->id), "%s", cj->id);
-	snprintf(j->name, sizeof(j->name), "%s", cj->name);
-	snprintf(j->sha256, sizeof(j->sha256), "%s", cj->sha256);
+	_Static_assert(sizeof(j->id) == sizeof(cj->id), "job id sizes");
+	_Static_assert(sizeof(j->name) == sizeof(cj->name), "job name sizes");
+	_Static_assert(sizeof(j->sha256) == sizeof(cj->sha256), "job sha256 sizes");
+	memcpy(j->id, cj->id, sizeof(j->id));
+	memcpy(j->name, cj->name, sizeof(j->name));
+	memcpy(j->sha256, cj->sha256, sizeof(j->sha256));
 	j->size = cj->size;
 	r = cp_engine_job_begin(&d->eng, &j->ej, j->id, j->name, j->size);
 	if (r) {
@@ -938,9 +941,10 @@ static int cpd_watch(struct cpd *d, struct cp_watch *w)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: cloudprintd [-c CONFIG] [-f]\n"
+	fprintf(f, "usage: cloudprintd [-c CONFIG] [-t] [-S]\n"
 		   "  -c CONFIG  configuration file (default /etc/cloudprintd.json)\n"
-		   "  -t         check the configuration and exit\n");
+		   "  -t         check the configuration and exit\n"
+		   "  -S         log to syslog (facility daemon) instead of stderr\n");
 }
 
 int main(int argc, char **argv)
@@ -953,8 +957,11 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int opt, r;
 
-	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+	while ((opt = getopt(argc, argv, "c:tSh")) != -1) {
 		switch (opt) {
+		case 'S':
+			cp_log_open_syslog("cloudprintd");
+			break;
 		case 'c':
 			path = optarg;
 			break;
@@ -1027,7 +1034,11 @@ int main(int argc, char **argv)
 
 	d.running = true;
 	while (d.running) {
-		int n = epoll_wait(d.epfd, evs, 16, -1);
+		/*
+		 * One event per wait: a handler may free another watch (curl
+		 * drops a socket), which must not be left in a batch.
+		 */
+		int n = epoll_wait(d.epfd, evs, 1, -1);
 
 		if (n < 0 && errno != EINTR) {
 			cp_err("epoll_wait: %m");
