@@ -20,6 +20,8 @@ static void clear_block(struct cp_sse *s)
 static void clear_stream(struct cp_sse *s)
 {
 	clear_block(s);
+	memcpy(s->id, s->last_id, s->last_id_len);
+	s->id_len = s->last_id_len;
 	s->line_len = 0;
 	s->bom_pos = 0;
 	s->bom_done = false;
@@ -32,11 +34,15 @@ static int fail(struct cp_sse *s, int err)
 	return err;
 }
 
+/* A blank line: commit the last event ID, then dispatch if there is data. */
 static int dispatch(struct cp_sse *s)
 {
 	struct cp_sse_event ev;
 	int r;
 
+	memcpy(s->last_id, s->id, s->id_len);
+	s->last_id_len = s->id_len;
+	s->last_id[s->last_id_len] = '\0';
 	if (!s->data_seen) {
 		clear_block(s);
 		return 0;
@@ -219,10 +225,18 @@ int cp_sse_finish(struct cp_sse *s)
 	return 0;
 }
 
+const char *cp_sse_last_event_id(const struct cp_sse *s, size_t *len)
+{
+	if (len)
+		*len = s->last_id_len;
+	return s->last_id;
+}
+
 void cp_sse_reset(struct cp_sse *s)
 {
+	s->last_id_len = 0;
+	s->last_id[0] = '\0';
 	clear_stream(s);
-	s->id_len = 0;
 	s->lines = 0;
 	s->comments = 0;
 	s->retry_ms = 0;
@@ -236,6 +250,7 @@ void cp_sse_free(struct cp_sse *s)
 	free(s->data);
 	free(s->type);
 	free(s->id);
+	free(s->last_id);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -254,8 +269,9 @@ int cp_sse_init(struct cp_sse *s, const struct cp_sse_limits *lim,
 	s->line = malloc(s->lim.max_line + 1);
 	s->type = malloc(s->lim.max_line + 1);
 	s->id = malloc(s->lim.max_line + 1);
+	s->last_id = malloc(s->lim.max_line + 1);
 	s->data = malloc(s->lim.max_data + 1);
-	if (!s->line || !s->type || !s->id || !s->data) {
+	if (!s->line || !s->type || !s->id || !s->last_id || !s->data) {
 		cp_sse_free(s);
 		return -ENOMEM;
 	}

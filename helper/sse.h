@@ -9,8 +9,24 @@
  * lines starting with ':' are comments; a line without ':' is a field with
  * an empty value; one space after the ':' is stripped; unknown fields are
  * ignored; a blank line dispatches the event if at least one data field was
- * seen.  Memory is allocated once, in cp_sse_init(), from the limits; the
- * parser never grows past them.
+ * seen; an incomplete event at end of stream is discarded.  Memory is
+ * allocated once, in cp_sse_init(), from the limits; the parser never grows
+ * past them, and a line or an event over its limit stops the stream with
+ * -EMSGSIZE so the daemon can drop the connection.
+ *
+ * The parser works on bytes: it does not decode UTF-8 (the spec replaces
+ * invalid sequences with U+FFFD; here they reach the callbacks unchanged,
+ * and the daemon's JSON parser rejects them).  A NUL byte is U+0000.
+ *
+ * Last event ID: the spec keeps a "last event ID buffer" (set by id fields,
+ * reported with each event) and a "last event ID string" (copied from the
+ * buffer at every blank line, sent as Last-Event-ID on reconnection).  Both
+ * persist across events; cp_sse_finish() rolls the buffer back to the
+ * string, so an id field of an incomplete event at end of stream is
+ * forgotten, as a browser does.
+ *
+ * Callbacks must not call cp_sse_feed(), cp_sse_finish(), cp_sse_reset() or
+ * cp_sse_free() on the same parser; return a negative errno to stop instead.
  *
  * Errors are sticky: once cp_sse_feed() or cp_sse_finish() returned a
  * negative value, every later call returns the same value until
@@ -75,6 +91,8 @@ struct cp_sse {
 	size_t type_len;
 	char *id;		/* max_line + 1: the last event ID buffer */
 	size_t id_len;
+	char *last_id;		/* max_line + 1: the last event ID string */
+	size_t last_id_len;
 	bool blk_has_retry;
 	uint32_t blk_retry;
 	unsigned int bom_pos;	/* BOM bytes matched at stream start */
@@ -101,11 +119,19 @@ int cp_sse_feed(struct cp_sse *s, const char *buf, size_t len);
 
 /*
  * End of stream (connection closed): discard the incomplete line and event,
- * as the spec says.  The last event ID and the reconnection time persist,
- * and the BOM state is rearmed, so the same parser can take the next
- * connection's stream.  Returns 0 or the sticky error.
+ * as the spec says.  The last event ID string and the reconnection time
+ * persist (the ID buffer rolls back to the string), and the BOM state is
+ * rearmed, so the same parser can take the next connection's stream.
+ * Returns 0 or the sticky error (which stays until cp_sse_reset()).
  */
 int cp_sse_finish(struct cp_sse *s);
+
+/*
+ * The last event ID string (NUL-terminated, never holds a NUL; "" if none),
+ * for the Last-Event-ID header of the next connection.  @len may be NULL.
+ * Valid until the next call on @s.
+ */
+const char *cp_sse_last_event_id(const struct cp_sse *s, size_t *len);
 
 /* Back to the state right after cp_sse_init(): clears the last event ID,
  * the reconnection time, the counters and a sticky error. */
