@@ -159,13 +159,18 @@ static int cmd_id(struct printer *p)
 		fprintf(stderr, "prusb: GET_DEVICE_ID: short answer (%d bytes)\n", r);
 		return EX_ERR;
 	}
-	/* The first two bytes: big-endian length, themselves included. */
+	/*
+	 * The first two bytes: big-endian length, by the class spec themselves
+	 * included.  Some devices (Linux f_printer among them) count only the
+	 * string: never read past what came, never drop what a device sent.
+	 */
 	len = buf[0] << 8 | buf[1];
-	if (len < 2 || len > r) {
-		fprintf(stderr, "prusb: GET_DEVICE_ID: length %d, got %d bytes; using what came\n",
-			len, r);
+	if (len < 2 || len + 2 > r)
 		len = r;
-	}
+	else
+		len += 2;
+	if (len > r)
+		len = r;
 	buf[len] = '\0';
 	printf("%s\n", (char *)buf + 2);
 	return EX_OK;
