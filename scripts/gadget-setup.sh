@@ -45,7 +45,11 @@ mkdir -p "$G/configs/c.1/strings/0x409"
 echo "Printer" > "$G/configs/c.1/strings/0x409/configuration"
 echo 2 > "$G/configs/c.1/MaxPower"
 mkdir -p "$G/functions/printer.usb0"
-printf '%s' "$PNP" > "$G/functions/printer.usb0/pnp_string"
+# f_printer (6.1) answers GET_DEVICE_ID with a length field of strlen(pnp)
+# and sends that many bytes, prefix included: the class spec wants the
+# prefix counted.  Two padding bytes make the answer conform (length =
+# string + 2, whole string sent).
+printf '%s  ' "$PNP" > "$G/functions/printer.usb0/pnp_string"
 echo "$Q_LEN" > "$G/functions/printer.usb0/q_len"
 ln -s "$G/functions/printer.usb0" "$G/configs/c.1/"
 echo "$UDC" > "$G/UDC"
