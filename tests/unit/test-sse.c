@@ -144,6 +144,9 @@ static const struct vec vecs[] = {
 	{ "two empty data lines", "data\ndata:\n\n", 0, "Emessage||-|\\n\n", 0, 0, 0, NULL },
 	{ "one space stripped", "data:x\ndata: y\ndata:  z\ndata:\tw\n\n", 0,
 	  "Emessage||-|x\\ny\\n z\\n\tw\n", 0, 0, 0, NULL },
+	{ "a lone space after the colon is stripped", "data: \nevent: \nid: 4\nid: \n\n", 0,
+	  "Emessage||-|\n", 0, 0, 0, "" },
+	{ "two spaces after the colon keep one", "data:  \n\n", 0, "Emessage||-| \n", 0, 0, 0, NULL },
 	{ "colon in value", "event: a:b\ndata: c: d\n\n", 0, "Ea:b||-|c: d\n", 0, 0, 0, NULL },
 	{ "multi-line data", "data: {\ndata: \"a\": 1\ndata: }\n\n", 0,
 	  "Emessage||-|{\\n\"a\": 1\\n}\n", 0, 0, 0, NULL },
@@ -226,8 +229,8 @@ static const struct vec vecs[] = {
 	{ "on_comment error stops", ":STOP\ndata: x\n\n", 0, "CSTOP\n", -EPIPE, 0, 0, NULL },
 };
 
-/* Parse @v in chunks: split at @at (if != SIZE_MAX) or byte by byte (@bytewise). */
-static void parse(const struct vec *v, size_t at, int bytewise, struct rec *r, int *rc)
+/* Parse @v in the chunks [0, a) [a, b) [b, len), or byte by byte. */
+static void parse(const struct vec *v, size_t a, size_t b, int bytewise, struct rec *r, int *rc)
 {
 	struct cp_sse_limits lim = { v->max_line, v->max_data };
 	size_t len = v->len ? v->len : strlen(v->in), off = 0;
@@ -241,8 +244,10 @@ static void parse(const struct vec *v, size_t at, int bytewise, struct rec *r, i
 
 		if (bytewise)
 			n = 1;
-		else if (at != SIZE_MAX && off < at)
-			n = at - off;
+		else if (off < a)
+			n = a - off;
+		else if (off < b)
+			n = b - off;
 		ret = cp_sse_feed(&s, v->in + off, n);
 		if (ret && !feed)
 			feed = ret;
@@ -278,7 +283,9 @@ static void test_vectors_whole(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) {
-		parse(&vecs[i], SIZE_MAX, 0, &r, &rc);
+		size_t len = vecs[i].len ? vecs[i].len : strlen(vecs[i].in);
+
+		parse(&vecs[i], len, len, 0, &r, &rc);
 		check(&vecs[i], "whole", &r, rc);
 	}
 }
@@ -295,9 +302,32 @@ static void test_vectors_split_everywhere(void **state)
 		size_t len = vecs[i].len ? vecs[i].len : strlen(vecs[i].in);
 
 		for (at = 0; at <= len; at++) {
-			parse(&vecs[i], at, 0, &r, &rc);
+			parse(&vecs[i], at, len, 0, &r, &rc);
 			snprintf(how, sizeof(how), "split at %zu", at);
 			check(&vecs[i], how, &r, rc);
+		}
+	}
+}
+
+/* Three chunks, every pair of cut points: a line end, a BOM or a field
+ * name can be cut twice. */
+static void test_vectors_split_in_three(void **state)
+{
+	struct rec r;
+	char how[48];
+	size_t i, a, b;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) {
+		size_t len = vecs[i].len ? vecs[i].len : strlen(vecs[i].in);
+
+		for (a = 1; a < len; a++) {
+			for (b = a + 1; b < len; b++) {
+				parse(&vecs[i], a, b, 0, &r, &rc);
+				snprintf(how, sizeof(how), "split at %zu and %zu", a, b);
+				check(&vecs[i], how, &r, rc);
+			}
 		}
 	}
 }
@@ -310,7 +340,7 @@ static void test_vectors_byte_by_byte(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) {
-		parse(&vecs[i], SIZE_MAX, 1, &r, &rc);
+		parse(&vecs[i], 0, 0, 1, &r, &rc);
 		check(&vecs[i], "byte by byte", &r, rc);
 	}
 }
@@ -484,6 +514,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors_whole),
 		cmocka_unit_test(test_vectors_split_everywhere),
+		cmocka_unit_test(test_vectors_split_in_three),
 		cmocka_unit_test(test_vectors_byte_by_byte),
 		cmocka_unit_test(test_cr_then_lf_in_next_chunk),
 		cmocka_unit_test(test_last_event_id_across_connections),
