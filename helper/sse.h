@@ -10,8 +10,9 @@
  * an empty value; one space after the ':' is stripped; unknown fields are
  * ignored; a blank line dispatches the event if at least one data field was
  * seen; an incomplete event at end of stream is discarded.  Memory is
- * allocated once, in cp_sse_init(), from the limits; the parser never grows
- * past them, and a line or an event over its limit stops the stream with
+ * allocated once, in cp_sse_init(), from the limits (4 * (max_line + 1) +
+ * max_data + 1 bytes: about 80 KiB with the defaults); the parser never
+ * grows past them, and a line or an event over its limit stops the stream with
  * -EMSGSIZE so the daemon can drop the connection.
  *
  * The parser works on bytes: it does not decode UTF-8 (the spec replaces
@@ -137,7 +138,8 @@ const char *cp_sse_last_event_id(const struct cp_sse *s, size_t *len);
  * the reconnection time, the counters and a sticky error. */
 void cp_sse_reset(struct cp_sse *s);
 
-/* Free the buffers; @s may then be initialised again. */
+/* Free the buffers; also safe after a failed cp_sse_init().  @s may then
+ * be initialised again. */
 void cp_sse_free(struct cp_sse *s);
 
 #endif /* CP_SSE_H */
