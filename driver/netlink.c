@@ -283,14 +283,31 @@ static struct genl_family pre_genl_family __ro_after_init = {
 	.n_mcgrps	= ARRAY_SIZE(pre_mcgrps),
 };
 
-static void pre_nl_multicast(struct sk_buff *msg)
+/*
+ * A new event message @cmd about @pd, or NULL when nobody listens (or
+ * memory is short: events are best effort, the state can be re-read).
+ */
+static struct sk_buff *pre_nl_event_new(struct pre_dev *pd, u8 cmd, void **hdr)
 {
-	genlmsg_multicast(&pre_genl_family, msg, 0, 0, GFP_KERNEL);
+	struct sk_buff *msg;
+
+	if (!genl_has_listeners(&pre_genl_family, &init_net, 0))
+		return NULL;
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return NULL;
+	*hdr = genlmsg_put(msg, 0, 0, &pre_genl_family, 0, cmd);
+	if (!*hdr || nla_put_u32(msg, PRENGINE_A_ENGINE, pd->index)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
 }
 
-static bool pre_nl_listened(void)
+static void pre_nl_event_send(struct sk_buff *msg, void *hdr)
 {
-	return genl_has_listeners(&pre_genl_family, &init_net, 0);
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast(&pre_genl_family, msg, 0, 0, GFP_KERNEL);
 }
 
 /* Called with pd->lock held, so events leave in the order things happened. */
@@ -299,18 +316,14 @@ void pre_nl_job_event(struct pre_dev *pd, u8 cmd, const struct pre_job *job)
 	struct sk_buff *msg;
 	void *hdr;
 
-	if (!pre_nl_listened())
-		return;
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	msg = pre_nl_event_new(pd, cmd, &hdr);
 	if (!msg)
 		return;
-	hdr = genlmsg_put(msg, 0, 0, &pre_genl_family, 0, cmd);
-	if (!hdr || nla_put_u32(msg, PRENGINE_A_ENGINE, pd->index) || pre_nl_put_job(msg, job)) {
+	if (pre_nl_put_job(msg, job)) {
 		nlmsg_free(msg);
 		return;
 	}
-	genlmsg_end(msg, hdr);
-	pre_nl_multicast(msg);
+	pre_nl_event_send(msg, hdr);
 }
 
 void pre_nl_state_event(struct pre_dev *pd, u32 old_state)
@@ -318,21 +331,16 @@ void pre_nl_state_event(struct pre_dev *pd, u32 old_state)
 	struct sk_buff *msg;
 	void *hdr;
 
-	if (!pre_nl_listened())
-		return;
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	msg = pre_nl_event_new(pd, PRENGINE_CMD_STATE_CHANGED, &hdr);
 	if (!msg)
 		return;
-	hdr = genlmsg_put(msg, 0, 0, &pre_genl_family, 0, PRENGINE_CMD_STATE_CHANGED);
-	if (!hdr || nla_put_u32(msg, PRENGINE_A_ENGINE, pd->index) ||
-	    nla_put_u32(msg, PRENGINE_A_STATE, pd->state) ||
+	if (nla_put_u32(msg, PRENGINE_A_STATE, pd->state) ||
 	    nla_put_u32(msg, PRENGINE_A_OLD_STATE, old_state) ||
 	    nla_put_u8(msg, PRENGINE_A_CLOUD_LOCKED, pre_cloud_locked_locked(pd))) {
 		nlmsg_free(msg);
 		return;
 	}
-	genlmsg_end(msg, hdr);
-	pre_nl_multicast(msg);
+	pre_nl_event_send(msg, hdr);
 }
 
 void pre_nl_status_event(struct pre_dev *pd)
@@ -340,19 +348,14 @@ void pre_nl_status_event(struct pre_dev *pd)
 	struct sk_buff *msg;
 	void *hdr;
 
-	if (!pre_nl_listened())
-		return;
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	msg = pre_nl_event_new(pd, PRENGINE_CMD_ENGINE_STATUS, &hdr);
 	if (!msg)
 		return;
-	hdr = genlmsg_put(msg, 0, 0, &pre_genl_family, 0, PRENGINE_CMD_ENGINE_STATUS);
-	if (!hdr || nla_put_u32(msg, PRENGINE_A_ENGINE, pd->index) ||
-	    nla_put_u32(msg, PRENGINE_A_ENGINE_STATUS, pre_engine_status_locked(pd))) {
+	if (nla_put_u32(msg, PRENGINE_A_ENGINE_STATUS, pre_engine_status_locked(pd))) {
 		nlmsg_free(msg);
 		return;
 	}
-	genlmsg_end(msg, hdr);
-	pre_nl_multicast(msg);
+	pre_nl_event_send(msg, hdr);
 }
 
 int pre_netlink_init(void)
