@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -22,8 +23,19 @@ struct cp_http {
 	uint32_t timeout_ms;
 	uint32_t keep_conn_s;
 	struct cp_http_req *reqs;
+	struct cp_http_req *finishing;	/* off the list, its callbacks under way */
 	unsigned int active;
 	uint64_t started;
+};
+
+/* Bytes of an event stream held between curl's callback and their delivery. */
+#define CP_HTTP_STREAM_PENDING_MAX	(256 * 1024)
+
+enum cp_http_stream_state {
+	CP_HTTP_STREAM_NONE,		/* a short request */
+	CP_HTTP_STREAM_WAITING,		/* no answer yet */
+	CP_HTTP_STREAM_OPEN,		/* 200 of the wanted type: bytes go to stream_fn */
+	CP_HTTP_STREAM_REFUSED,		/* another answer: kept like a short one's */
 };
 
 struct cp_http_req {
@@ -39,6 +51,12 @@ struct cp_http_req {
 	cp_http_done done;
 	void *ctx;
 	char errbuf[CURL_ERROR_SIZE];
+
+	enum cp_http_stream_state stream;
+	char stream_type[64];
+	cp_http_stream_fn stream_fn;
+	char *pending;
+	size_t pending_len;
 };
 
 struct cp_http_sock {
@@ -47,6 +65,7 @@ struct cp_http_sock {
 };
 
 static void cp_http_check_done(struct cp_http *h);
+static void cp_http_deliver(struct cp_http *h);
 
 static void cp_http_req_unlink(struct cp_http_req *r)
 {
@@ -69,6 +88,7 @@ static void cp_http_req_free(struct cp_http_req *r)
 	curl_slist_free_all(r->headers);
 	free(r->req_body);
 	free(r->body);
+	free(r->pending);
 	r->h->active--;
 	free(r);
 }
@@ -87,6 +107,7 @@ static void cp_http_on_socket(struct cp_watch *w, uint32_t events)
 	struct cp_http *h = s->h;	/* s may be freed inside */
 
 	curl_multi_socket_action(h->multi, w->fd, flags, &running);
+	cp_http_deliver(h);
 	cp_http_check_done(h);
 }
 
@@ -148,6 +169,7 @@ static void cp_http_on_timer(struct cp_watch *w, uint32_t events)
 	if (read(w->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		cp_warn("http: timerfd read: %m");
 	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	cp_http_deliver(h);
 	cp_http_check_done(h);
 }
 
@@ -181,10 +203,72 @@ static void cp_http_check_done(struct cp_http *h)
 		 */
 		curl_multi_remove_handle(h->multi, r->easy);
 		cp_http_req_unlink(r);
+		h->finishing = r;
+		/* The stream's last bytes before its end. */
+		if (r->pending_len)
+			r->stream_fn(r->ctx, r->pending, r->pending_len);
 		if (r->done)
 			r->done(r->ctx, &res);
+		h->finishing = NULL;
 		cp_http_req_free(r);
 	}
+}
+
+/*
+ * Hand each stream's pending bytes to its owner.  The owner may start or
+ * cancel requests, so the list is walked again from the start each time.
+ */
+static void cp_http_deliver(struct cp_http *h)
+{
+	struct cp_http_req *r;
+	char *buf;
+	size_t n;
+
+again:
+	for (r = h->reqs; r; r = r->next) {
+		if (!r->pending_len)
+			continue;
+		buf = r->pending;
+		n = r->pending_len;
+		r->pending = NULL;
+		r->pending_len = 0;
+		r->stream_fn(r->ctx, buf, n);
+		free(buf);
+		goto again;
+	}
+}
+
+/* The first bytes of a stream's answer: is it the stream, or an error? */
+static void cp_http_stream_classify(struct cp_http_req *r)
+{
+	const char *type = NULL;
+	long status = 0;
+
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &type);
+	if (status == 200 && type &&
+	    !strncasecmp(type, r->stream_type, strlen(r->stream_type)))
+		r->stream = CP_HTTP_STREAM_OPEN;
+	else
+		r->stream = CP_HTTP_STREAM_REFUSED;
+}
+
+static size_t cp_http_stream_append(struct cp_http_req *r, const char *data, size_t n)
+{
+	char *p;
+
+	if (r->pending_len + n > CP_HTTP_STREAM_PENDING_MAX) {
+		/* The owner is not reading: drop the connection, not memory. */
+		r->too_big = true;
+		return 0;
+	}
+	p = realloc(r->pending, r->pending_len + n);
+	if (!p)
+		return 0;
+	memcpy(p + r->pending_len, data, n);
+	r->pending = p;
+	r->pending_len += n;
+	return n;
 }
 
 static size_t cp_http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
@@ -192,6 +276,10 @@ static size_t cp_http_write_cb(char *data, size_t size, size_t nmemb, void *user
 	struct cp_http_req *r = userp;
 	size_t n = size * nmemb;
 
+	if (r->stream == CP_HTTP_STREAM_WAITING)
+		cp_http_stream_classify(r);
+	if (r->stream == CP_HTTP_STREAM_OPEN)
+		return cp_http_stream_append(r, data, n);
 	if (r->sink)
 		return r->sink(r->ctx, data, n) ? 0 : n;
 	if (r->len + n > r->max) {
@@ -255,54 +343,45 @@ void cp_http_free(struct cp_http *h)
 	free(h);
 }
 
-int cp_http_start(struct cp_http *h, const char *method, const char *url, const char *bearer,
-		  const char *json_body, size_t max_body, cp_http_sink sink, cp_http_done done,
-		  void *ctx)
+/* A request set up but not started: the parts all requests share. */
+static struct cp_http_req *cp_http_req_new(struct cp_http *h, const char *method, const char *url,
+					   const char *bearer, const char *accept,
+					   size_t max_body, bool keep_body)
 {
 	struct cp_http_req *r = calloc(1, sizeof(*r));
-	char auth[1200];
+	char hdr[1200];
 
 	if (!r)
-		return -ENOMEM;
+		return NULL;
 	r->h = h;
-	r->sink = sink;
-	r->done = done;
-	r->ctx = ctx;
 	r->max = max_body;
 	r->easy = curl_easy_init();
-	if (!sink)
+	if (keep_body)
 		r->body = malloc(max_body + 1);
-	if (!r->easy || (!sink && !r->body)) {
+	if (!r->easy || (keep_body && !r->body)) {
 		curl_easy_cleanup(r->easy);
 		free(r->body);
 		free(r);
-		return -ENOMEM;
+		return NULL;
 	}
 	if (r->body)
 		r->body[0] = '\0';
-	r->headers = curl_slist_append(NULL, "Accept: application/json");
+	snprintf(hdr, sizeof(hdr), "Accept: %s", accept);
+	r->headers = curl_slist_append(NULL, hdr);
 	if (bearer) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
-		r->headers = curl_slist_append(r->headers, auth);
-	}
-	if (json_body) {
-		r->req_body = strdup(json_body);
-		r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
-		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->req_body);
-		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(r->req_body));
+		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", bearer);
+		r->headers = curl_slist_append(r->headers, hdr);
 	}
 	curl_easy_setopt(r->easy, CURLOPT_URL, url);
 	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
 	if (!strcmp(method, "GET"))
 		curl_easy_setopt(r->easy, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->ca_file)
 		curl_easy_setopt(r->easy, CURLOPT_CAINFO, h->ca_file);
 	curl_easy_setopt(r->easy, CURLOPT_SHARE, h->share);
-	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
 	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)h->timeout_ms);
 	/* Keep the connection for the next poll (curl's default is 118 s). */
 	curl_easy_setopt(r->easy, CURLOPT_MAXAGE_CONN, (long)h->keep_conn_s);
@@ -312,6 +391,14 @@ int cp_http_start(struct cp_http *h, const char *method, const char *url, const 
 	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "cloudprintd/0.1");
+	return r;
+}
+
+static int cp_http_req_go(struct cp_http_req *r)
+{
+	struct cp_http *h = r->h;
+
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
 	r->next = h->reqs;
 	h->reqs = r;
 	h->active++;
@@ -323,10 +410,94 @@ int cp_http_start(struct cp_http *h, const char *method, const char *url, const 
 	return 0;
 }
 
+int cp_http_start(struct cp_http *h, const char *method, const char *url, const char *bearer,
+		  const char *json_body, size_t max_body, cp_http_sink sink, cp_http_done done,
+		  void *ctx)
+{
+	struct cp_http_req *r = cp_http_req_new(h, method, url, bearer, "application/json",
+						max_body, !sink);
+
+	if (!r)
+		return -ENOMEM;
+	r->sink = sink;
+	r->done = done;
+	r->ctx = ctx;
+	if (json_body) {
+		r->req_body = strdup(json_body);
+		r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->req_body);
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(r->req_body));
+	}
+	if (sink) {
+		/*
+		 * A download may be long: what counts is that bytes keep
+		 * coming, so it is bounded by idle time, not total time.
+		 */
+		curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME,
+				 (long)((h->timeout_ms + 999) / 1000));
+	} else {
+		curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
+	}
+	return cp_http_req_go(r);
+}
+
+int cp_http_stream(struct cp_http *h, const char *url, const char *bearer,
+		   const char *content_type, size_t max_body, cp_http_stream_fn data,
+		   cp_http_done done, void *ctx, struct cp_http_req **out)
+{
+	struct cp_http_req *r = cp_http_req_new(h, "GET", url, bearer, content_type, max_body,
+						true);
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	r->stream = CP_HTTP_STREAM_WAITING;
+	snprintf(r->stream_type, sizeof(r->stream_type), "%s", content_type);
+	r->stream_fn = data;
+	r->done = done;
+	r->ctx = ctx;
+	/* The server closes the connection at the end of the stream. */
+	curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, 1L);
+	ret = cp_http_req_go(r);
+	*out = ret ? NULL : r;
+	return ret;
+}
+
+void cp_http_cancel(struct cp_http *h, struct cp_http_req *r)
+{
+	struct cp_http_req *p;
+
+	/* Cancelled by its own last bytes: it ends without a done call. */
+	if (r == h->finishing) {
+		r->done = NULL;
+		return;
+	}
+	for (p = h->reqs; p; p = p->next) {
+		if (p == r) {
+			cp_http_req_free(r);
+			return;
+		}
+	}
+}
+
 void cp_http_cancel_all(struct cp_http *h)
 {
-	while (h->reqs)
-		cp_http_req_free(h->reqs);
+	cp_http_cancel_others(h, NULL);
+}
+
+void cp_http_cancel_others(struct cp_http *h, struct cp_http_req *keep)
+{
+	struct cp_http_req **p = &h->reqs;
+
+	while (*p) {
+		if (*p == keep)
+			p = &(*p)->next;
+		else
+			cp_http_req_free(*p);	/* unlinks *p */
+	}
+	if (h->finishing && h->finishing != keep)
+		h->finishing->done = NULL;
 }
 
 unsigned int cp_http_active(const struct cp_http *h)

@@ -40,8 +40,33 @@ void cp_http_free(struct cp_http *h);
 int cp_http_start(struct cp_http *h, const char *method, const char *url, const char *bearer,
 		  const char *json_body, size_t max_body, cp_http_sink sink, cp_http_done done,
 		  void *ctx);
+/*
+ * Streamed answers of long-lived requests (an event stream): bytes of a 200
+ * answer, handed over outside curl's callbacks, so the callee may start and
+ * cancel requests, this one included.
+ */
+typedef void (*cp_http_stream_fn)(void *ctx, const char *buf, size_t len);
+
+/*
+ * Start a long-lived GET of @content_type (e.g. "text/event-stream"): no
+ * overall time limit, only the connect timeout.  A 200 answer of that type
+ * goes to @data as it arrives; any other answer is kept, up to @max_body
+ * bytes, and handed to @done like a short request's.  @done also reports the
+ * end of the stream (the server closed it, or the connection failed).  The
+ * request is returned in @out for cp_http_cancel().
+ */
+int cp_http_stream(struct cp_http *h, const char *url, const char *bearer,
+		   const char *content_type, size_t max_body, cp_http_stream_fn data,
+		   cp_http_done done, void *ctx, struct cp_http_req **out);
+/*
+ * Drop one request under way without calling its done callback.  Does
+ * nothing if @r already ended (its done callback was called).
+ */
+void cp_http_cancel(struct cp_http *h, struct cp_http_req *r);
 /* Drop every request under way without calling its done callback. */
 void cp_http_cancel_all(struct cp_http *h);
+/* The same, but for @keep (may be NULL). */
+void cp_http_cancel_others(struct cp_http *h, struct cp_http_req *keep);
 unsigned int cp_http_active(const struct cp_http *h);
 /* Requests started since creation. */
 uint64_t cp_http_started(const struct cp_http *h);
