@@ -151,3 +151,32 @@ int cp_cloud_parse_jobs(const char *body, size_t len, uint64_t max_size,
 	cJSON_Delete(root);
 	return 0;
 }
+
+int cp_cloud_parse_job(const char *data, size_t len, uint64_t max_size, struct cp_cloud_job *job)
+{
+	cJSON *root = parse_object(data, len);
+	int r;
+
+	if (!root) {
+		memset(job, 0, sizeof(*job));
+		return -EINVAL;
+	}
+	r = parse_job(root, max_size, job);
+	cJSON_Delete(root);
+	return r;
+}
+
+int cp_cloud_parse_heartbeat(const char *body, size_t len, uint32_t *next_s)
+{
+	cJSON *root = parse_object(body, len);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "next_heartbeat");
+	int r = -EINVAL;
+
+	if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 1 &&
+	    v->valuedouble <= 86400 && v->valuedouble == floor(v->valuedouble)) {
+		*next_s = (uint32_t)v->valuedouble;
+		r = 0;
+	}
+	cJSON_Delete(root);
+	return r;
+}

@@ -52,4 +52,16 @@ struct cp_cloud_job {
 int cp_cloud_parse_jobs(const char *body, size_t len, uint64_t max_size,
 			struct cp_cloud_job *jobs, size_t max, size_t *n, size_t *skipped);
 
+/*
+ * A push-mode `job` event's data: one job object, as in the jobs list.
+ * -EINVAL if it is not an object with a usable id.
+ */
+int cp_cloud_parse_job(const char *data, size_t len, uint64_t max_size, struct cp_cloud_job *job);
+
+/*
+ * POST /v1/printers/{id}/heartbeat: the seconds until the next heartbeat,
+ * a whole number within [1, 86400].
+ */
+int cp_cloud_parse_heartbeat(const char *body, size_t len, uint32_t *next_s);
+
 #endif

@@ -211,6 +211,57 @@ static void test_jobs_many_and_long(void **state)
 	free(body);
 }
 
+/* A push-mode job event carries one job object. */
+static void test_job_event(void **state)
+{
+	static const char *const bad[] = {
+		"", "not json", "[]", "null", "\"job\"", "{}", "{\"id\":7}", "{\"id\":\"\"}",
+		"{\"id\":\"j\"",
+	};
+	struct cp_cloud_job j;
+
+	(void)state;
+	assert_int_equal(cp_cloud_parse_job(S("{\"id\":\"j1\",\"name\":\"memo.txt\",\"size\":4,"
+					      "\"sha256\":\"" SHA "\",\"data_url\":\"https://c/d\"}"),
+					    1024, &j), 0);
+	assert_string_equal(j.id, "j1");
+	assert_string_equal(j.name, "memo.txt");
+	assert_int_equal(j.size, 4);
+	assert_string_equal(j.data_url, "https://c/d");
+	assert_null(j.refused);
+	/* Of the right shape but not printable: refused with a reason. */
+	assert_int_equal(cp_cloud_parse_job(S("{\"id\":\"j2\",\"size\":4096,\"sha256\":\"" SHA
+					      "\",\"data_url\":\"https://c/d\"}"), 1024, &j), 0);
+	assert_string_equal(j.refused, "size refused by the printer");
+	assert_int_equal(cp_cloud_parse_job(S("{\"id\":\"j3\",\"size\":4,\"sha256\":\"00\","
+					      "\"data_url\":\"https://c/d\"}"), 1024, &j), 0);
+	assert_string_equal(j.refused, "bad sha256");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(cp_cloud_parse_job(S(bad[i]), 1024, &j), -EINVAL);
+	assert_int_equal(cp_cloud_parse_job(NULL, 0, 1024, &j), -EINVAL);
+}
+
+static void test_heartbeat(void **state)
+{
+	static const char *const bad[] = {
+		"", "{}", "[]", "{\"next_heartbeat\":0}", "{\"next_heartbeat\":-5}",
+		"{\"next_heartbeat\":1.5}", "{\"next_heartbeat\":86401}",
+		"{\"next_heartbeat\":\"60\"}", "{\"next_heartbeat\":null}", "<html></html>",
+	};
+	uint32_t n = 0;
+
+	(void)state;
+	assert_int_equal(cp_cloud_parse_heartbeat(S("{\"next_heartbeat\":60}"), &n), 0);
+	assert_int_equal(n, 60);
+	assert_int_equal(cp_cloud_parse_heartbeat(S("{\"next_heartbeat\":1,\"x\":[]}"), &n), 0);
+	assert_int_equal(n, 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = 99;
+		assert_int_equal(cp_cloud_parse_heartbeat(S(bad[i]), &n), -EINVAL);
+		assert_int_equal(n, 99);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +270,8 @@ int main(void)
 		cmocka_unit_test(test_token),
 		cmocka_unit_test(test_jobs),
 		cmocka_unit_test(test_jobs_many_and_long),
+		cmocka_unit_test(test_job_event),
+		cmocka_unit_test(test_heartbeat),
 	};
 
 	return cmocka_run_group_tests_name("cloud", tests, NULL, NULL);
