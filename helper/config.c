@@ -32,6 +32,10 @@ void cp_config_defaults(struct cp_config *c)
 	c->backoff_base_ms = 1000;
 	c->backoff_cap_ms = 300000;
 	c->confirm_count = 1;
+	c->heartbeat_interval_ms = 60000;
+	/* 2.5 of the reference cloud's 15 s ping interval (docs/protocol.md). */
+	c->stream_timeout_ms = 40000;
+	c->stream_grace_ms = 5000;
 	c->log_level = CP_LOG_INFO;
 	cp_pattern_default(&c->patterns[0]);
 	c->n_patterns = 1;
@@ -231,6 +235,12 @@ static int parse_key(const cJSON *v, struct cp_config *c, char *err, size_t errl
 		return parse_seconds(v, &c->backoff_cap_ms, 0.01, 86400, k, err, errlen);
 	if (!strcmp(k, "confirm_count"))
 		return parse_uint(v, &c->confirm_count, 1, 100, k, err, errlen);
+	if (!strcmp(k, "heartbeat_interval"))
+		return parse_seconds(v, &c->heartbeat_interval_ms, 1, 86400, k, err, errlen);
+	if (!strcmp(k, "stream_timeout"))
+		return parse_seconds(v, &c->stream_timeout_ms, 1, 3600, k, err, errlen);
+	if (!strcmp(k, "stream_grace"))
+		return parse_seconds(v, &c->stream_grace_ms, 0, 600, k, err, errlen);
 	if (!strcmp(k, "patterns"))
 		return parse_patterns(v, c, err, errlen);
 	if (!strcmp(k, "mode")) {

@@ -44,6 +44,9 @@ struct cp_config {
 	uint32_t backoff_base_ms;
 	uint32_t backoff_cap_ms;
 	uint32_t confirm_count;
+	uint32_t heartbeat_interval_ms;		/* push: until the server names one */
+	uint32_t stream_timeout_ms;		/* push: a silent stream is dead after this */
+	uint32_t stream_grace_ms;		/* push: wait for the server to close after a deletion */
 	enum cp_log_level log_level;
 	struct cp_pattern patterns[CP_PATTERNS_MAX];
 	size_t n_patterns;

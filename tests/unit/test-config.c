@@ -36,6 +36,9 @@ static void test_minimal_config_gets_the_defaults(void **state)
 	assert_string_equal(c.patterns[0].field, "error.code");
 	assert_string_equal(c.patterns[0].value, "printer_deleted");
 	assert_int_equal(c.confirm_count, 1);
+	assert_int_equal(c.heartbeat_interval_ms, 60000);
+	assert_int_equal(c.stream_timeout_ms, 40000);
+	assert_int_equal(c.stream_grace_ms, 5000);
 }
 
 static void test_every_key(void **state)
@@ -46,6 +49,7 @@ static void test_every_key(void **state)
 		"\"printer_name\":\"Lobby\",\"engine\":2,\"mode\":\"push\",\"policy\":\"ask\","
 		"\"poll_interval\":1.5,\"poll_jitter\":20,\"request_timeout\":5,"
 		"\"backoff_base\":0.5,\"backoff_cap\":60,\"confirm_count\":3,"
+		"\"heartbeat_interval\":30,\"stream_timeout\":7.5,\"stream_grace\":0,"
 		"\"log_level\":\"debug\",\"patterns\":[{\"status\":410},"
 		"{\"status\":403,\"json_field\":\"err.reason\",\"json_value\":\"revoked\"}]}";
 	struct cp_config c;
@@ -66,6 +70,9 @@ static void test_every_key(void **state)
 	assert_int_equal(c.backoff_base_ms, 500);
 	assert_int_equal(c.backoff_cap_ms, 60000);
 	assert_int_equal(c.confirm_count, 3);
+	assert_int_equal(c.heartbeat_interval_ms, 30000);
+	assert_int_equal(c.stream_timeout_ms, 7500);
+	assert_int_equal(c.stream_grace_ms, 0);
 	assert_int_equal(c.log_level, CP_LOG_DEBUG);
 	assert_int_equal(c.n_patterns, 2);
 	assert_int_equal(c.patterns[0].status, 410);
@@ -103,6 +110,12 @@ static const struct bad bads[] = {
 	{ "{\"server\":\"https://a\",\"log_level\":3}", "'log_level'" },
 	{ "{\"server\":\"https://a\",\"state_dir\":\"relative\"}", "'state_dir': must be an absolute path" },
 	{ "{\"server\":\"https://a\",\"confirm_count\":0}", "'confirm_count'" },
+	{ "{\"server\":\"https://a\",\"heartbeat_interval\":0.5}",
+	  "'heartbeat_interval': must be between 1 and 86400 seconds" },
+	{ "{\"server\":\"https://a\",\"stream_timeout\":\"40\"}",
+	  "'stream_timeout': must be a number of seconds" },
+	{ "{\"server\":\"https://a\",\"stream_grace\":-1}",
+	  "'stream_grace': must be between 0 and 600 seconds" },
 	{ "{\"server\":\"https://a\",\"backoff_base\":10,\"backoff_cap\":5}",
 	  "'backoff_cap': must not be less than backoff_base" },
 	{ "{\"server\":\"https://a\",\"patterns\":{}}", "'patterns': must be an array" },
