@@ -61,7 +61,8 @@ CAPTIVE_PORTAL_HTML = b"""<!DOCTYPE html>
 """
 
 REQUEST_FAULTS = ("http_error", "rate_limit", "delay", "reset", "captive_portal")
-FAULT_KINDS = REQUEST_FAULTS + ("stream_keep_open", "no_pings")
+FAULT_KINDS = REQUEST_FAULTS + ("stream_keep_open", "no_pings", "split_events")
+SPLIT_PIECE = 5  # bytes per write of a split_events stream
 ENDPOINT_CLASSES = ("register", "registration", "token", "jobs", "data", "status", "events",
                     "heartbeat", "unregister", "portal", "other")
 JOB_FINAL = ("done", "failed", "aborted", "cancelled")
@@ -195,6 +196,9 @@ class Stream:
         self.writer = writer
         self.closed = False
         self.wake = asyncio.Event()
+        self.split_delay = None  # split_events: seconds between pieces
+        self.backlog = []
+        self.trickle = None
 
     def send(self, event, data):
         if self.closed:
@@ -204,8 +208,33 @@ class Stream:
             self.close()
             return
         self.printer.event_seq += 1
-        self.writer.write(("id: %d\nevent: %s\ndata: %s\n\n"
-                           % (self.printer.event_seq, event, json.dumps(data))).encode())
+        text = ("id: %d\nevent: %s\ndata: %s\n\n"
+                % (self.printer.event_seq, event, json.dumps(data))).encode()
+        if self.split_delay is None:
+            self.writer.write(text)
+            return
+        self.backlog.append(text)
+        if self.trickle is None:
+            self.trickle = asyncio.ensure_future(self.trickle_out())
+
+    async def trickle_out(self):
+        """split_events: each event in SPLIT_PIECE-byte writes (one TLS record each)."""
+        try:
+            while self.backlog and not self.closed:
+                data = self.backlog.pop(0)
+                for i in range(0, len(data), SPLIT_PIECE):
+                    self.writer.write(data[i:i + SPLIT_PIECE])
+                    await self.writer.drain()
+                    await asyncio.sleep(self.split_delay)
+        except (ConnectionError, OSError, ssl.SSLError):
+            self.close()
+        finally:
+            self.trickle = None
+
+    def drop(self):
+        """Abort the connection: no clean TLS or TCP close."""
+        self.writer.transport.abort()
+        self.close()
 
     def close(self):
         self.closed = True
@@ -268,6 +297,7 @@ ROUTES = [
     ("DELETE", "/_test/faults/{fid}", "t_fault_delete", "test"),
     ("POST", "/_test/printers/{pid}/expire-tokens", "t_expire", "test"),
     ("POST", "/_test/config", "t_config", "test"),
+    ("POST", "/_test/drop-streams", "t_drop_streams", "test"),
     ("GET", "/_test/requests", "t_requests", "test"),
 ]
 ROUTES = [(m, t.split("/")[1:], h, c) for m, t, h, c in ROUTES]
@@ -892,6 +922,9 @@ class CloudServer:
         if req.record is not None:
             req.record["status"] = 200
         stream = Stream(self, printer, writer)
+        split = self.take_fault(("split_events",), printer.id, "events")
+        if split is not None:
+            stream.split_delay = split.delay or 0.02
         printer.streams.add(stream)
         for job in self.listed_jobs(printer):
             stream.send("job", self.job_json(job))
@@ -1057,6 +1090,20 @@ class CloudServer:
         f = Fault(self.fault_seq, spec)
         self.faults.append(f)
         return json_response(201, {"fault_id": f.id})
+
+    async def t_drop_streams(self, req):
+        body = self.json_body(req)
+        pid = body.get("printer_id")
+        if pid is not None and not isinstance(pid, str):
+            raise HTTPError(400, "invalid_field", "field 'printer_id' must be a string")
+        n = 0
+        for p in self.printers.values():
+            if pid is not None and p.id != pid:
+                continue
+            for s in list(p.streams):
+                s.drop()
+                n += 1
+        return json_response(200, {"dropped": n})
 
     async def t_fault_list(self, req):
         return json_response(200, {"faults": [f.as_json() for f in self.faults]})
