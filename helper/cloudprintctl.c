@@ -20,7 +20,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cloudprintctl [-s SOCKET] COMMAND\n"
-		"  status [--json]               state, server, last contact, errors, counters\n"
+		"  status [--json]               state, server, last contact, errors, counters,\n"
+		"                                the event stream in push mode\n"
 		"  register                      register; prints the claim code and URL\n"
 		"  unregister                    tell the cloud, then forget the credentials\n"
 		"  resolve delete|suspend|keep   answer a detected deletion (policy ask)\n"
@@ -43,13 +44,36 @@ static double num(const cJSON *o, const char *k)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
+/* A Unix time as local date and time, or @none for 0. */
+static void fmt_time(char *buf, size_t len, double t, const char *none)
+{
+	time_t tt = (time_t)t;
+
+	if (!tt)
+		snprintf(buf, len, "%s", none);
+	else
+		strftime(buf, len, "%Y-%m-%d %H:%M:%S", localtime(&tt));
+}
+
+static void print_stream(const cJSON *st)
+{
+	char since[64], last[64];
+
+	fmt_time(since, sizeof(since), num(st, "connected_since"), "-");
+	fmt_time(last, sizeof(last), num(st, "last_event"), "never");
+	printf("stream:       %s, connected since %s, last event %s\n", str(st, "state"), since,
+	       last);
+	printf("              %.0f streams, %.0f events, %.0f reconnects, %.0f heartbeats; "
+	       "last end: %s\n", num(st, "streams"), num(st, "events"), num(st, "reconnects"),
+	       num(st, "heartbeats"), str(st, "last_end")[0] ? str(st, "last_end") : "-");
+}
+
 static void print_status(const cJSON *o)
 {
-	time_t last = (time_t)num(o, "last_contact");
-	char when[64] = "never";
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "stream");
+	char when[64];
 
-	if (last)
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&last));
+	fmt_time(when, sizeof(when), num(o, "last_contact"), "never");
 	printf("state:        %s\n", str(o, "state"));
 	printf("printer id:   %s\n", str(o, "printer_id")[0] ? str(o, "printer_id") : "-");
 	printf("mode:         %s, policy %s\n", str(o, "mode"), str(o, "policy"));
@@ -60,6 +84,8 @@ static void print_status(const cJSON *o)
 	printf("counters:     %.0f polls, %.0f requests, %.0f detections, %.0f jobs printed, %.0f failed\n",
 	       num(o, "polls"), num(o, "requests"), num(o, "detections"), num(o, "jobs_printed"),
 	       num(o, "jobs_failed"));
+	if (cJSON_IsObject(st))
+		print_stream(st);
 	if (str(o, "claim_code")[0])
 		printf("claim:        code %s at %s\n", str(o, "claim_code"), str(o, "claim_url"));
 }

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cloudprintd: the printer's cloud print daemon (polling mode).
+ * cloudprintd: the printer's cloud print daemon.
  *
  * One thread, one epoll set: the curl multi sockets and timer, the poll
- * timer, the driver's netlink events, a signalfd and the control socket.
+ * timer, the driver's netlink events, a signalfd and the control socket;
+ * in push mode also the event stream's watchdog and the heartbeat timer.
+ * The poll timer is "the next thing to ask the cloud": a jobs poll in
+ * polling mode, a (re)connection of the event stream in push mode.
  * The registration state machine is policy.c; this file carries out its
  * actions: talk to the cloud, stream jobs into the driver, and on a
  * detected deletion lock the driver down, apply the policy to the
@@ -38,6 +41,7 @@
 #include "http.h"
 #include "log.h"
 #include "policy.h"
+#include "push.h"
 #include "watch.h"
 
 #define CPD_JSON_MAX		(256 * 1024)	/* largest JSON answer accepted */
@@ -73,6 +77,7 @@ struct cpd {
 	struct cp_http *http;
 	struct cp_control *ctl;
 	struct cp_watch poll_timer;
+	struct cp_watch heartbeat_timer;
 	struct cp_watch events;
 	struct cp_watch signals;
 
@@ -81,6 +86,13 @@ struct cpd {
 	struct cp_backoff backoff;
 	struct cp_confirm confirm;
 	bool request_in_flight;		/* a poll, registration poll or refresh */
+
+	/* Push mode. */
+	struct cp_push push;
+	bool resync;			/* a job download failed: list the jobs again */
+	bool heartbeat_in_flight;
+	uint64_t heartbeats, reconnects;
+	char stream_end[160];		/* how the last stream ended */
 
 	/* Registration under way. */
 	char reg_id[128];
@@ -97,10 +109,11 @@ struct cpd {
 	time_t last_contact;
 	char last_error[256];
 	char detection[512];
+	double locked_at;		/* wall clock of the last lockdown, s */
 };
 
 static void cpd_schedule_poll(struct cpd *d, uint32_t ms);
-static void cpd_on_deletion(struct cpd *d, long status);
+static void cpd_on_deletion(struct cpd *d);
 static void cpd_apply(struct cpd *d, enum cp_event ev);
 
 /* ---- helpers ---- */
@@ -192,6 +205,7 @@ static uint32_t cpd_poll_delay(const struct cpd *d)
 
 static void cpd_post_status(struct cpd *d, const char *job_id, const char *state, long crc,
 			    const char *detail);
+static void cpd_resync_later(struct cpd *d);
 
 static void cpd_job_end(struct cpd_job *j)
 {
@@ -230,7 +244,7 @@ static void cpd_job_done(void *ctx, const struct cp_http_result *res)
 
 	if (v == CP_VERDICT_DELETED) {
 		cpd_job_end(j);
-		cpd_on_deletion(d, res->status);
+		cpd_on_deletion(d);
 		return;
 	}
 	if (v != CP_VERDICT_OK || j->got != j->size) {
@@ -238,6 +252,9 @@ static void cpd_job_done(void *ctx, const struct cp_http_result *res)
 		cp_warn("job %s: download failed (%ld, %llu/%llu bytes); will retry", j->id,
 			res->status, (unsigned long long)j->got, (unsigned long long)j->size);
 		cpd_job_end(j);
+		/* Polling lists it again; a stream only on reconnection. */
+		if (d->cfg.mode == CP_MODE_PUSH && d->state == CP_STATE_REGISTERED)
+			cpd_resync_later(d);
 		return;
 	}
 	EVP_DigestFinal_ex(j->md, md, NULL);
@@ -332,7 +349,7 @@ static void cpd_status_done(void *ctx, const struct cp_http_result *res)
 	struct cpd *d = ctx;
 
 	if (cpd_classify(d, "job status", res) == CP_VERDICT_DELETED)
-		cpd_on_deletion(d, res->status);
+		cpd_on_deletion(d);
 }
 
 static void cpd_post_status(struct cpd *d, const char *job_id, const char *state, long crc,
@@ -390,6 +407,8 @@ static void cpd_on_events(struct cp_watch *w, uint32_t events)
 
 static void cpd_poll_jobs(struct cpd *d);
 static void cpd_poll_registration(struct cpd *d);
+static void cpd_push_next(struct cpd *d);
+static bool cpd_timer_armed(const struct cp_watch *w);
 
 static void cpd_token_done(void *ctx, const struct cp_http_result *res)
 {
@@ -399,7 +418,7 @@ static void cpd_token_done(void *ctx, const struct cp_http_result *res)
 
 	d->request_in_flight = false;
 	if (v == CP_VERDICT_DELETED) {
-		cpd_on_deletion(d, res->status);
+		cpd_on_deletion(d);
 		return;
 	}
 	if (v != CP_VERDICT_OK) {
@@ -443,17 +462,19 @@ static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
 	d->polls++;
 	if (v == CP_VERDICT_DELETED) {
 		if (cp_confirm_feed(&d->confirm, v))
-			cpd_on_deletion(d, res->status);
+			cpd_on_deletion(d);
 		else
 			cpd_schedule_poll(d, cpd_poll_delay(d));
 		return;
 	}
 	cp_confirm_feed(&d->confirm, v);
 	if (v == CP_VERDICT_TOKEN_EXPIRED) {
+		d->resync = d->cfg.mode == CP_MODE_PUSH;
 		cpd_refresh_token(d);
 		return;
 	}
 	if (v != CP_VERDICT_OK) {
+		d->resync = d->cfg.mode == CP_MODE_PUSH;
 		cpd_retry_later(d, v, res);
 		return;
 	}
@@ -469,8 +490,11 @@ static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
 		cpd_error(d, "jobs list: %zu entr(ies) of the wrong shape, skipped", skipped);
 	for (size_t i = 0; i < n && d->state == CP_STATE_REGISTERED; i++)
 		cpd_job_start(d, &jobs[i]);
-	if (d->state == CP_STATE_REGISTERED)
+	if (d->state == CP_STATE_REGISTERED && d->cfg.mode == CP_MODE_POLL)
 		cpd_schedule_poll(d, cpd_poll_delay(d));
+	else if (d->state == CP_STATE_REGISTERED && d->push.state == CP_PUSH_IDLE &&
+		 !cpd_timer_armed(&d->poll_timer))
+		cpd_schedule_poll(d, 0);	/* the stream ended while the list was asked for */
 }
 
 static void cpd_poll_jobs(struct cpd *d)
@@ -492,7 +516,9 @@ static void cpd_on_poll_timer(struct cp_watch *w, uint32_t events)
 		return;
 	if (d->request_in_flight)
 		return;
-	if (d->state == CP_STATE_REGISTERED)
+	if (d->state == CP_STATE_REGISTERED && d->cfg.mode == CP_MODE_PUSH)
+		cpd_push_next(d);
+	else if (d->state == CP_STATE_REGISTERED)
 		cpd_poll_jobs(d);
 	else if (d->state == CP_STATE_REGISTERING)
 		cpd_poll_registration(d);
@@ -513,6 +539,241 @@ static void cpd_stop_poll(struct cpd *d)
 
 	timerfd_settime(d->poll_timer.fd, 0, &its, NULL);
 }
+
+/* ---- push mode ---- */
+
+static bool cpd_timer_armed(const struct cp_watch *w)
+{
+	struct itimerspec its;
+
+	return !timerfd_gettime(w->fd, &its) &&
+	       (its.it_value.tv_sec || its.it_value.tv_nsec);
+}
+
+static void cpd_arm(const struct cp_watch *w, uint32_t ms)
+{
+	struct itimerspec its = { 0 };
+
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (ms % 1000) * 1000000L + (ms ? 0 : 1);
+	timerfd_settime(w->fd, 0, &its, NULL);
+}
+
+static void cpd_disarm(const struct cp_watch *w)
+{
+	struct itimerspec its = { 0 };
+
+	timerfd_settime(w->fd, 0, &its, NULL);
+}
+
+/* A job download failed: ask for the jobs list once, after a backoff. */
+static void cpd_resync_later(struct cpd *d)
+{
+	d->resync = true;
+	if (!cpd_timer_armed(&d->poll_timer))
+		cpd_schedule_poll(d, cp_backoff_next(&d->backoff, cp_rand, NULL));
+}
+
+/* The poll timer in push mode: connect the stream, or list the jobs once. */
+static void cpd_push_next(struct cpd *d)
+{
+	char url[CPD_URL_LEN];
+	int r;
+
+	if (d->push.state != CP_PUSH_IDLE) {
+		if (d->resync) {
+			d->resync = false;
+			cpd_poll_jobs(d);
+		}
+		return;
+	}
+	/* On connection the server lists every pending job: no resync needed. */
+	d->resync = false;
+	cpd_url(d, url, sizeof(url), "/v1/printers/", d->creds.printer_id, "/events");
+	cp_dbg("GET %s (event stream)", url);
+	r = cp_push_open(&d->push, url, d->creds.access_token);
+	if (r) {
+		cpd_error(d, "event stream: could not start: %s", strerror(-r));
+		cpd_schedule_poll(d, cp_backoff_next(&d->backoff, cp_rand, NULL));
+	}
+}
+
+static void cpd_heartbeat_done(void *ctx, const struct cp_http_result *res)
+{
+	struct cpd *d = ctx;
+	enum cp_verdict v = cpd_classify(d, "heartbeat", res);
+	uint32_t next_s;
+	uint32_t ms = d->cfg.heartbeat_interval_ms;
+
+	d->heartbeat_in_flight = false;
+	if (v == CP_VERDICT_DELETED) {
+		if (cp_confirm_feed(&d->confirm, v)) {
+			cpd_on_deletion(d);
+			return;
+		}
+	} else {
+		cp_confirm_feed(&d->confirm, v);
+	}
+	if (v == CP_VERDICT_TOKEN_EXPIRED && !d->request_in_flight)
+		cpd_refresh_token(d);
+	if (v == CP_VERDICT_OK && !cp_cloud_parse_heartbeat(res->body, res->body_len, &next_s))
+		ms = next_s * 1000;
+	/* A failed heartbeat is not retried early: the stream has its own backoff. */
+	if (d->state == CP_STATE_REGISTERED)
+		cpd_arm(&d->heartbeat_timer, ms);
+}
+
+static void cpd_heartbeat(struct cpd *d)
+{
+	char url[CPD_URL_LEN];
+
+	if (d->heartbeat_in_flight)
+		return;
+	cpd_url(d, url, sizeof(url), "/v1/printers/", d->creds.printer_id, "/heartbeat");
+	d->heartbeat_in_flight = !cpd_request(d, "POST", url, d->creds.access_token, "{}", NULL,
+					      cpd_heartbeat_done, d);
+	if (d->heartbeat_in_flight)
+		d->heartbeats++;
+}
+
+static void cpd_on_heartbeat_timer(struct cp_watch *w, uint32_t events)
+{
+	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, heartbeat_timer));
+	uint64_t n;
+
+	(void)events;
+	if (read(w->fd, &n, sizeof(n)) < 0)
+		return;
+	if (d->state == CP_STATE_REGISTERED && d->cfg.mode == CP_MODE_PUSH)
+		cpd_heartbeat(d);
+}
+
+static void cpd_push_opened(void *ctx)
+{
+	struct cpd *d = ctx;
+
+	d->last_contact = time(NULL);
+	cp_info("event stream open");
+	/* The first heartbeat goes with the first stream; then its own pace. */
+	if (!cpd_timer_armed(&d->heartbeat_timer))
+		cpd_heartbeat(d);
+}
+
+/* registration_deleted: is it about us? */
+static bool cpd_deleted_event_is_ours(const struct cpd *d, const char *data, size_t len)
+{
+	cJSON *o = cJSON_ParseWithLength(data, len);
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "printer_id");
+	bool ours = cJSON_IsString(id) && !strcmp(id->valuestring, d->creds.printer_id);
+
+	cJSON_Delete(o);
+	return ours;
+}
+
+static void cpd_push_event(void *ctx, const char *type, const char *data, size_t len)
+{
+	static struct cp_cloud_job job;
+	struct cpd *d = ctx;
+
+	if (d->state != CP_STATE_REGISTERED)
+		return;
+	d->last_contact = time(NULL);
+	/* A stream that carries events is a good one: start the backoff again. */
+	cp_backoff_reset(&d->backoff);
+	if (!strcmp(type, "ping"))
+		return;
+	if (!strcmp(type, "job")) {
+		if (cp_cloud_parse_job(data, len, CPD_JOB_SIZE_MAX, &job)) {
+			cpd_error(d, "event stream: a job event of the wrong shape, ignored: %.100s",
+				  data);
+			return;
+		}
+		cpd_job_start(d, &job);
+		return;
+	}
+	if (!strcmp(type, "registration_deleted")) {
+		if (!cpd_deleted_event_is_ours(d, data, len)) {
+			cpd_error(d, "event stream: registration_deleted for another printer, "
+				  "ignored: %.100s", data);
+			return;
+		}
+		snprintf(d->detection, sizeof(d->detection),
+			 "event stream: registration_deleted (event id %s)",
+			 cp_sse_last_event_id(&d->push.sse, NULL));
+		cpd_on_deletion(d);
+		return;
+	}
+	cp_dbg("event stream: unknown event %s ignored", type);
+}
+
+static void cpd_push_ended(void *ctx, enum cp_push_end why, const struct cp_http_result *res)
+{
+	struct cpd *d = ctx;
+	uint32_t ms, hint;
+	enum cp_verdict v;
+
+	snprintf(d->stream_end, sizeof(d->stream_end), "%s", cp_push_end_name(why));
+	if (why == CP_PUSH_END_DRAINED || why == CP_PUSH_END_GRACE) {
+		snprintf(d->stream_end, sizeof(d->stream_end), "%s after %u ms",
+			 why == CP_PUSH_END_DRAINED ? "closed by the server" :
+			 "closed by the printer: grace period over", d->push.drain_ms);
+		cp_info("event stream %s", d->stream_end);
+		return;
+	}
+	if (d->state != CP_STATE_REGISTERED)
+		return;
+	if (why == CP_PUSH_END_REFUSED) {
+		v = cpd_classify(d, "event stream", res);
+		if (v == CP_VERDICT_DELETED) {
+			if (cp_confirm_feed(&d->confirm, v)) {
+				cpd_on_deletion(d);
+				return;
+			}
+		} else {
+			cp_confirm_feed(&d->confirm, v);
+		}
+		if (v == CP_VERDICT_TOKEN_EXPIRED) {
+			cpd_refresh_token(d);	/* reconnects once refreshed */
+			return;
+		}
+		if (v == CP_VERDICT_OK)
+			cpd_error(d, "event stream: HTTP %ld but not an event stream", res->status);
+	} else if (why == CP_PUSH_END_CLOSED) {
+		if (res->transport_ok)
+			cpd_error(d, "event stream closed by the server");
+		else
+			cpd_error(d, "event stream dropped: %s", res->error);
+	} else if (why == CP_PUSH_END_DEAD) {
+		cpd_error(d, "event stream silent for %u ms: dead, closed",
+			  d->cfg.stream_timeout_ms);
+	} else {
+		cpd_error(d, "event stream: a line or an event over the limits, closed");
+	}
+	/*
+	 * Reconnect after the backoff.  After a clean close by the server its
+	 * retry field, if any, is the least wait (within the backoff cap), as
+	 * the event-stream spec means it; failures follow the backoff alone.
+	 */
+	ms = cp_backoff_next(&d->backoff, cp_rand, NULL);
+	if (res && (res->retry_after_s || res->status == 429))
+		ms = cp_backoff_retry_after(ms, res->retry_after_s, CPD_RETRY_AFTER_MAX_MS);
+	hint = 0;
+	if (why == CP_PUSH_END_CLOSED && res->transport_ok && d->push.sse.has_retry_ms)
+		hint = d->push.sse.retry_ms;
+	if (hint > d->cfg.backoff_cap_ms)
+		hint = d->cfg.backoff_cap_ms;
+	if (ms < hint)
+		ms = hint;
+	d->reconnects++;
+	cp_info("event stream: reconnecting in %u ms (attempt %u)", ms, d->backoff.attempt);
+	cpd_schedule_poll(d, ms);
+}
+
+static const struct cp_push_ops cpd_push_ops = {
+	.opened = cpd_push_opened,
+	.event = cpd_push_event,
+	.ended = cpd_push_ended,
+};
 
 /* ---- registration ---- */
 
@@ -640,7 +901,20 @@ static enum cp_creds_mark cpd_mark(enum cp_state s)
 
 static void cpd_stop_cloud(struct cpd *d)
 {
-	cp_http_cancel_all(d->http);
+	/*
+	 * An open event stream is left to the server to close, for a grace
+	 * period, but nothing more is read from it; all else stops now.
+	 */
+	if (d->push.state == CP_PUSH_OPEN && d->cfg.stream_grace_ms) {
+		cp_push_drain(&d->push, d->cfg.stream_grace_ms);
+		cp_http_cancel_others(d->http, d->push.req);
+	} else {
+		cp_push_close(&d->push);
+		cp_http_cancel_all(d->http);
+	}
+	cpd_disarm(&d->heartbeat_timer);
+	d->heartbeat_in_flight = false;
+	d->resync = false;
 	cpd_stop_poll(d);
 	d->request_in_flight = false;
 	for (unsigned int i = 0; i < CPD_JOBS_MAX; i++)
@@ -674,10 +948,15 @@ static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 		if (st->actions & CP_ACT_TELL_CLOUD)
 			lock_to = PRENGINE_STATE_UNREGISTERED;
 		r = cp_engine_lockdown(&d->eng, lock_to, &flushed);
-		if (r)
+		if (r) {
 			cpd_error(d, "driver lockdown failed: %s", strerror(-r));
-		else
+		} else {
+			struct timespec now;
+
+			clock_gettime(CLOCK_REALTIME, &now);
+			d->locked_at = now.tv_sec + now.tv_nsec / 1e9;
 			cp_info("driver locked down: %u cloud job(s) flushed", flushed);
+		}
 		if (d->detection[0] && flushed)
 			snprintf(d->detection + strlen(d->detection),
 				 sizeof(d->detection) - strlen(d->detection),
@@ -730,6 +1009,8 @@ static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 	if (st->actions & CP_ACT_START_CLOUD) {
 		cp_backoff_reset(&d->backoff);
 		d->confirm.seen = 0;
+		d->detection[0] = '\0';
+		d->stream_end[0] = '\0';
 		cpd_schedule_poll(d, 0);
 	}
 }
@@ -745,15 +1026,17 @@ static void cpd_apply(struct cpd *d, enum cp_event ev)
 	cpd_run(d, &st, ev == CP_EV_DELETION);
 }
 
-static void cpd_on_deletion(struct cpd *d, long status)
+/* A deletion was detected; d->detection says how. */
+static void cpd_on_deletion(struct cpd *d)
 {
 	if (d->state != CP_STATE_REGISTERED)
 		return;
 	d->detections++;
-	cp_warn("registration deleted on the server (HTTP %ld); policy %s", status,
+	cp_warn("registration deleted on the server (%s); policy %s", d->detection,
 		cp_policy_name(d->cfg.policy));
 	cpd_apply(d, CP_EV_DELETION);
-	if (d->cfg.policy == CP_POLICY_KEEP)
+	/* keep: carry on, at the polling pace (push: reconnect at that pace). */
+	if (d->cfg.policy == CP_POLICY_KEEP && !cpd_timer_armed(&d->poll_timer))
 		cpd_schedule_poll(d, cpd_poll_delay(d));
 }
 
@@ -798,12 +1081,27 @@ static void cpd_status(struct cpd *d, int fd)
 	cJSON_AddNumberToObject(o, "last_contact", (double)d->last_contact);
 	cJSON_AddStringToObject(o, "last_error", d->last_error);
 	cJSON_AddStringToObject(o, "detection", d->detection);
+	cJSON_AddNumberToObject(o, "locked_at", d->locked_at);
 	cJSON_AddNumberToObject(o, "polls", (double)d->polls);
 	cJSON_AddNumberToObject(o, "requests", (double)cp_http_started(d->http));
 	cJSON_AddNumberToObject(o, "detections", (double)d->detections);
 	cJSON_AddNumberToObject(o, "jobs_printed", (double)d->jobs_printed);
 	cJSON_AddNumberToObject(o, "jobs_failed", (double)d->jobs_failed);
 	cJSON_AddNumberToObject(o, "backoff_attempt", d->backoff.attempt);
+	if (d->cfg.mode == CP_MODE_PUSH) {
+		cJSON *st = cJSON_AddObjectToObject(o, "stream");
+
+		cJSON_AddStringToObject(st, "state", cp_push_state_name(d->push.state));
+		cJSON_AddNumberToObject(st, "connected_since",
+					d->push.state == CP_PUSH_OPEN ?
+					(double)d->push.opened_at : 0);
+		cJSON_AddNumberToObject(st, "last_event", (double)d->push.last_event_at);
+		cJSON_AddNumberToObject(st, "streams", (double)d->push.streams_opened);
+		cJSON_AddNumberToObject(st, "events", (double)d->push.events);
+		cJSON_AddNumberToObject(st, "reconnects", (double)d->reconnects);
+		cJSON_AddNumberToObject(st, "heartbeats", (double)d->heartbeats);
+		cJSON_AddStringToObject(st, "last_end", d->stream_end);
+	}
 	if (d->state == CP_STATE_REGISTERING) {
 		cJSON_AddStringToObject(o, "claim_code", d->claim_code);
 		cJSON_AddStringToObject(o, "claim_url", d->claim_url);
@@ -920,6 +1218,8 @@ static void cpd_on_signal(struct cp_watch *w, uint32_t events)
 		d->cfg.poll_interval_ms = c.poll_interval_ms;
 		d->cfg.poll_jitter_pct = c.poll_jitter_pct;
 		d->cfg.confirm_count = c.confirm_count;
+		d->cfg.heartbeat_interval_ms = c.heartbeat_interval_ms;
+		d->cfg.stream_grace_ms = c.stream_grace_ms;
 		d->confirm.need = c.confirm_count;
 		memcpy(d->cfg.patterns, c.patterns, sizeof(c.patterns));
 		d->cfg.n_patterns = c.n_patterns;
@@ -987,10 +1287,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	cp_log_set_level(d.cfg.log_level);
-	if (d.cfg.mode == CP_MODE_PUSH) {
-		cp_err("mode push is not implemented yet; use mode poll");
-		return 1;
-	}
 	if (mkdir(d.cfg.state_dir, 0700) && errno != EEXIST) {
 		cp_err("state directory %s: %m", d.cfg.state_dir);
 		return 1;
@@ -1009,6 +1305,8 @@ int main(int argc, char **argv)
 			     d.cfg.poll_interval_ms / 1000 * 3 + 120);
 	d.poll_timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	d.poll_timer.fn = cpd_on_poll_timer;
+	d.heartbeat_timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d.heartbeat_timer.fn = cpd_on_heartbeat_timer;
 	d.events.fd = cp_engine_events_fd(&d.eng);
 	d.events.fn = cpd_on_events;
 	sigemptyset(&mask);
@@ -1020,7 +1318,8 @@ int main(int argc, char **argv)
 	d.signals.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d.signals.fn = cpd_on_signal;
 	if (!d.http || cpd_watch(&d, &d.poll_timer) || cpd_watch(&d, &d.events) ||
-	    cpd_watch(&d, &d.signals)) {
+	    cpd_watch(&d, &d.signals) || cpd_watch(&d, &d.heartbeat_timer) ||
+	    cp_push_init(&d.push, d.epfd, d.http, d.cfg.stream_timeout_ms, &cpd_push_ops, &d)) {
 		cp_err("event loop set-up failed: %m");
 		return 1;
 	}
@@ -1029,8 +1328,9 @@ int main(int argc, char **argv)
 		return 1;
 	if (cpd_reconcile(&d))
 		return 1;
-	cp_info("running: server %s, policy %s, state %s", d.cfg.server,
-		cp_policy_name(d.cfg.policy), cp_state_name(d.state));
+	cp_info("running: server %s, mode %s, policy %s, state %s", d.cfg.server,
+		d.cfg.mode == CP_MODE_PUSH ? "push" : "poll", cp_policy_name(d.cfg.policy),
+		cp_state_name(d.state));
 
 	d.running = true;
 	while (d.running) {
@@ -1050,6 +1350,7 @@ int main(int argc, char **argv)
 			w->fn(w, evs[i].events);
 		}
 	}
+	cp_push_free(&d.push);
 	cp_http_free(d.http);
 	cp_control_free(d.ctl);
 	cp_engine_close(&d.eng);
