@@ -5,13 +5,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "http.h"
 #include "log.h"
+#include "timer.h"
 #include "watch.h"
 
 struct cp_http {
@@ -148,15 +148,13 @@ static int cp_http_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp
 static int cp_http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
 	struct cp_http *h = userp;
-	struct itimerspec its = { 0 };
 
 	(void)multi;
-	if (timeout_ms >= 0) {
-		/* 0 means "now": the smallest non-zero time arms the timer. */
-		its.it_value.tv_sec = timeout_ms / 1000;
-		its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000 + (timeout_ms ? 0 : 1);
-	}
-	return timerfd_settime(h->timer.fd, 0, &its, NULL) ? -1 : 0;
+	if (timeout_ms < 0)
+		cp_timer_disarm(h->timer.fd);
+	else
+		cp_timer_arm(h->timer.fd, timeout_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)timeout_ms);
+	return 0;
 }
 
 static void cp_http_on_timer(struct cp_watch *w, uint32_t events)
@@ -304,7 +302,7 @@ struct cp_http *cp_http_new(int epfd, const char *ca_file, uint32_t timeout_ms,
 	h->timeout_ms = timeout_ms;
 	h->keep_conn_s = keep_conn_s;
 	h->ca_file = ca_file && ca_file[0] ? strdup(ca_file) : NULL;
-	h->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	h->timer.fd = cp_timer_new();
 	h->timer.fn = cp_http_on_timer;
 	h->multi = curl_multi_init();
 	h->share = curl_share_init();

@@ -3,11 +3,11 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "push.h"
+#include "timer.h"
 
 /* Error answers (JSON) of a refused stream are small. */
 #define CP_PUSH_ERROR_BODY_MAX	(64 * 1024)
@@ -28,22 +28,6 @@ const char *cp_push_end_name(enum cp_push_end e)
 	return (unsigned int)e < sizeof(names) / sizeof(names[0]) ? names[e] : "?";
 }
 
-static void cp_push_arm(struct cp_push *p, uint32_t ms)
-{
-	struct itimerspec its = { 0 };
-
-	its.it_value.tv_sec = ms / 1000;
-	its.it_value.tv_nsec = (ms % 1000) * 1000000L + (ms ? 0 : 1);
-	timerfd_settime(p->timer.fd, 0, &its, NULL);
-}
-
-static void cp_push_disarm(struct cp_push *p)
-{
-	struct itimerspec its = { 0 };
-
-	timerfd_settime(p->timer.fd, 0, &its, NULL);
-}
-
 static uint32_t cp_push_drain_elapsed(const struct cp_push *p)
 {
 	struct timespec now;
@@ -60,7 +44,7 @@ static void cp_push_end(struct cp_push *p, enum cp_push_end why,
 	if (p->req)
 		cp_http_cancel(p->http, p->req);
 	p->req = NULL;
-	cp_push_disarm(p);
+	cp_timer_disarm(p->timer.fd);
 	p->state = CP_PUSH_IDLE;
 	p->ops->ended(p->ctx, why, res);
 }
@@ -98,7 +82,7 @@ static void cp_push_on_data(void *ctx, const char *buf, size_t len)
 		if (p->state != CP_PUSH_OPEN)
 			return;
 	}
-	cp_push_arm(p, p->timeout_ms);
+	cp_timer_arm(p->timer.fd, p->timeout_ms);
 	r = cp_sse_feed(&p->sse, buf, len);
 	if (r == -EMSGSIZE && p->state == CP_PUSH_OPEN) {
 		cp_warn("push: a line or an event of the stream is over the limit; dropping it");
@@ -127,10 +111,8 @@ static void cp_push_on_done(void *ctx, const struct cp_http_result *res)
 static void cp_push_on_timer(struct cp_watch *w, uint32_t events)
 {
 	struct cp_push *p = (struct cp_push *)((char *)w - offsetof(struct cp_push, timer));
-	uint64_t n;
-
 	(void)events;
-	if (read(w->fd, &n, sizeof(n)) < 0)
+	if (!cp_timer_consume(w->fd))
 		return;
 	if (p->state == CP_PUSH_DRAINING) {
 		p->drain_ms = cp_push_drain_elapsed(p);
@@ -155,11 +137,11 @@ int cp_push_init(struct cp_push *p, int epfd, struct cp_http *http, uint32_t tim
 	r = cp_sse_init(&p->sse, NULL, &cp_push_sse_cb, p);
 	if (r)
 		return r;
-	p->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	p->timer.fd = cp_timer_new();
 	p->timer.fn = cp_push_on_timer;
 	ev.data.ptr = &p->timer;
 	if (p->timer.fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, p->timer.fd, &ev)) {
-		r = -errno;
+		r = p->timer.fd < 0 ? p->timer.fd : -errno;
 		if (p->timer.fd >= 0)
 			close(p->timer.fd);
 		cp_sse_free(&p->sse);
@@ -188,7 +170,7 @@ int cp_push_open(struct cp_push *p, const char *url, const char *bearer)
 		return r;
 	p->state = CP_PUSH_CONNECTING;
 	/* A server that accepts and never answers is as dead as a silent one. */
-	cp_push_arm(p, p->timeout_ms);
+	cp_timer_arm(p->timer.fd, p->timeout_ms);
 	return 0;
 }
 
@@ -197,7 +179,7 @@ void cp_push_close(struct cp_push *p)
 	if (p->req)
 		cp_http_cancel(p->http, p->req);
 	p->req = NULL;
-	cp_push_disarm(p);
+	cp_timer_disarm(p->timer.fd);
 	p->state = CP_PUSH_IDLE;
 }
 
@@ -209,5 +191,5 @@ void cp_push_drain(struct cp_push *p, uint32_t grace_ms)
 	}
 	p->state = CP_PUSH_DRAINING;
 	clock_gettime(CLOCK_MONOTONIC, &p->drain_start);
-	cp_push_arm(p, grace_ms);
+	cp_timer_arm(p->timer.fd, grace_ms);
 }
