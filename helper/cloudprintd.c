@@ -22,7 +22,6 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +41,7 @@
 #include "log.h"
 #include "policy.h"
 #include "push.h"
+#include "timer.h"
 #include "watch.h"
 
 #define CPD_JSON_MAX		(256 * 1024)	/* largest JSON answer accepted */
@@ -408,7 +408,6 @@ static void cpd_on_events(struct cp_watch *w, uint32_t events)
 static void cpd_poll_jobs(struct cpd *d);
 static void cpd_poll_registration(struct cpd *d);
 static void cpd_push_next(struct cpd *d);
-static bool cpd_timer_armed(const struct cp_watch *w);
 
 static void cpd_token_done(void *ctx, const struct cp_http_result *res)
 {
@@ -493,7 +492,7 @@ static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
 	if (d->state == CP_STATE_REGISTERED && d->cfg.mode == CP_MODE_POLL)
 		cpd_schedule_poll(d, cpd_poll_delay(d));
 	else if (d->state == CP_STATE_REGISTERED && d->push.state == CP_PUSH_IDLE &&
-		 !cpd_timer_armed(&d->poll_timer))
+		 !cp_timer_armed(d->poll_timer.fd))
 		cpd_schedule_poll(d, 0);	/* the stream ended while the list was asked for */
 }
 
@@ -509,10 +508,8 @@ static void cpd_poll_jobs(struct cpd *d)
 static void cpd_on_poll_timer(struct cp_watch *w, uint32_t events)
 {
 	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, poll_timer));
-	uint64_t n;
-
 	(void)events;
-	if (read(w->fd, &n, sizeof(n)) < 0)
+	if (!cp_timer_consume(w->fd))
 		return;
 	if (d->request_in_flight)
 		return;
@@ -526,51 +523,33 @@ static void cpd_on_poll_timer(struct cp_watch *w, uint32_t events)
 
 static void cpd_schedule_poll(struct cpd *d, uint32_t ms)
 {
-	struct itimerspec its = { 0 };
-
-	its.it_value.tv_sec = ms / 1000;
-	its.it_value.tv_nsec = (ms % 1000) * 1000000L + (ms ? 0 : 1);
-	timerfd_settime(d->poll_timer.fd, 0, &its, NULL);
+	cp_timer_arm(d->poll_timer.fd, ms);
 }
 
 static void cpd_stop_poll(struct cpd *d)
 {
-	struct itimerspec its = { 0 };
-
-	timerfd_settime(d->poll_timer.fd, 0, &its, NULL);
+	cp_timer_disarm(d->poll_timer.fd);
 }
 
 /* ---- push mode ---- */
 
-static bool cpd_timer_armed(const struct cp_watch *w)
+/*
+ * Count @v towards the confirmation of a deletion; once confirmed, act on
+ * it and return true.
+ */
+static bool cpd_deletion_confirmed(struct cpd *d, enum cp_verdict v)
 {
-	struct itimerspec its;
-
-	return !timerfd_gettime(w->fd, &its) &&
-	       (its.it_value.tv_sec || its.it_value.tv_nsec);
-}
-
-static void cpd_arm(const struct cp_watch *w, uint32_t ms)
-{
-	struct itimerspec its = { 0 };
-
-	its.it_value.tv_sec = ms / 1000;
-	its.it_value.tv_nsec = (ms % 1000) * 1000000L + (ms ? 0 : 1);
-	timerfd_settime(w->fd, 0, &its, NULL);
-}
-
-static void cpd_disarm(const struct cp_watch *w)
-{
-	struct itimerspec its = { 0 };
-
-	timerfd_settime(w->fd, 0, &its, NULL);
+	if (!cp_confirm_feed(&d->confirm, v))
+		return false;
+	cpd_on_deletion(d);
+	return true;
 }
 
 /* A job download failed: ask for the jobs list once, after a backoff. */
 static void cpd_resync_later(struct cpd *d)
 {
 	d->resync = true;
-	if (!cpd_timer_armed(&d->poll_timer))
+	if (!cp_timer_armed(d->poll_timer.fd))
 		cpd_schedule_poll(d, cp_backoff_next(&d->backoff, cp_rand, NULL));
 }
 
@@ -606,21 +585,15 @@ static void cpd_heartbeat_done(void *ctx, const struct cp_http_result *res)
 	uint32_t ms = d->cfg.heartbeat_interval_ms;
 
 	d->heartbeat_in_flight = false;
-	if (v == CP_VERDICT_DELETED) {
-		if (cp_confirm_feed(&d->confirm, v)) {
-			cpd_on_deletion(d);
-			return;
-		}
-	} else {
-		cp_confirm_feed(&d->confirm, v);
-	}
+	if (cpd_deletion_confirmed(d, v))
+		return;
 	if (v == CP_VERDICT_TOKEN_EXPIRED && !d->request_in_flight)
 		cpd_refresh_token(d);
 	if (v == CP_VERDICT_OK && !cp_cloud_parse_heartbeat(res->body, res->body_len, &next_s))
 		ms = next_s * 1000;
 	/* A failed heartbeat is not retried early: the stream has its own backoff. */
 	if (d->state == CP_STATE_REGISTERED)
-		cpd_arm(&d->heartbeat_timer, ms);
+		cp_timer_arm(d->heartbeat_timer.fd, ms);
 }
 
 static void cpd_heartbeat(struct cpd *d)
@@ -639,12 +612,9 @@ static void cpd_heartbeat(struct cpd *d)
 static void cpd_on_heartbeat_timer(struct cp_watch *w, uint32_t events)
 {
 	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, heartbeat_timer));
-	uint64_t n;
-
 	(void)events;
-	if (read(w->fd, &n, sizeof(n)) < 0)
-		return;
-	if (d->state == CP_STATE_REGISTERED && d->cfg.mode == CP_MODE_PUSH)
+	if (cp_timer_consume(w->fd) && d->state == CP_STATE_REGISTERED &&
+	    d->cfg.mode == CP_MODE_PUSH)
 		cpd_heartbeat(d);
 }
 
@@ -655,7 +625,7 @@ static void cpd_push_opened(void *ctx)
 	d->last_contact = time(NULL);
 	cp_info("event stream open");
 	/* The first heartbeat goes with the first stream; then its own pace. */
-	if (!cpd_timer_armed(&d->heartbeat_timer))
+	if (!cp_timer_armed(d->heartbeat_timer.fd))
 		cpd_heartbeat(d);
 }
 
@@ -724,14 +694,8 @@ static void cpd_push_ended(void *ctx, enum cp_push_end why, const struct cp_http
 		return;
 	if (why == CP_PUSH_END_REFUSED) {
 		v = cpd_classify(d, "event stream", res);
-		if (v == CP_VERDICT_DELETED) {
-			if (cp_confirm_feed(&d->confirm, v)) {
-				cpd_on_deletion(d);
-				return;
-			}
-		} else {
-			cp_confirm_feed(&d->confirm, v);
-		}
+		if (cpd_deletion_confirmed(d, v))
+			return;
 		if (v == CP_VERDICT_TOKEN_EXPIRED) {
 			cpd_refresh_token(d);	/* reconnects once refreshed */
 			return;
@@ -912,7 +876,7 @@ static void cpd_stop_cloud(struct cpd *d)
 		cp_push_close(&d->push);
 		cp_http_cancel_all(d->http);
 	}
-	cpd_disarm(&d->heartbeat_timer);
+	cp_timer_disarm(d->heartbeat_timer.fd);
 	d->heartbeat_in_flight = false;
 	d->resync = false;
 	cpd_stop_poll(d);
@@ -1036,7 +1000,7 @@ static void cpd_on_deletion(struct cpd *d)
 		cp_policy_name(d->cfg.policy));
 	cpd_apply(d, CP_EV_DELETION);
 	/* keep: carry on, at the polling pace (push: reconnect at that pace). */
-	if (d->cfg.policy == CP_POLICY_KEEP && !cpd_timer_armed(&d->poll_timer))
+	if (d->cfg.policy == CP_POLICY_KEEP && !cp_timer_armed(d->poll_timer.fd))
 		cpd_schedule_poll(d, cpd_poll_delay(d));
 }
 
@@ -1303,9 +1267,9 @@ int main(int argc, char **argv)
 	}
 	d.http = cp_http_new(d.epfd, d.cfg.ca_file, d.cfg.request_timeout_ms,
 			     d.cfg.poll_interval_ms / 1000 * 3 + 120);
-	d.poll_timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d.poll_timer.fd = cp_timer_new();
 	d.poll_timer.fn = cpd_on_poll_timer;
-	d.heartbeat_timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d.heartbeat_timer.fd = cp_timer_new();
 	d.heartbeat_timer.fn = cpd_on_heartbeat_timer;
 	d.events.fd = cp_engine_events_fd(&d.eng);
 	d.events.fn = cpd_on_events;
