@@ -27,10 +27,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include <libudev.h>
 #include <linux/usb/g_printer.h>
 #include <linux/prengine.h>
 
+#include "devmon.h"
 #include "usb-split.h"
 
 #define RBUF_SIZE	(64 * 1024)
@@ -47,8 +47,7 @@ struct opts {
 struct usbprintd {
 	struct opts o;
 	int ep;
-	struct udev *udev;
-	struct udev_monitor *mon;
+	struct cp_devmon *mon;
 	int sig_fd, idle_fd, retry_fd;
 
 	char gadget_node[64];		/* node we follow, "" when none */
@@ -424,13 +423,9 @@ static bool node_matches(const char *want, const char *node)
 	return !want || strcmp(want, node) == 0;
 }
 
-static void device_added(struct usbprintd *d, struct udev_device *dev)
+static void device_added(struct usbprintd *d, const char *sub, const char *node,
+			 const char *syspath)
 {
-	const char *sub = udev_device_get_subsystem(dev);
-	const char *node = udev_device_get_devnode(dev);
-
-	if (!sub || !node)
-		return;
 	if (!strcmp(sub, "usb_printer_gadget") && node_matches(d->o.gadget, node)) {
 		if (d->gadget_node[0] && strcmp(d->gadget_node, node))
 			return;		/* following another one */
@@ -440,18 +435,13 @@ static void device_added(struct usbprintd *d, struct udev_device *dev)
 		if (d->engine_node[0] && strcmp(d->engine_node, node))
 			return;
 		snprintf(d->engine_node, sizeof(d->engine_node), "%s", node);
-		snprintf(d->engine_syspath, sizeof(d->engine_syspath), "%s",
-			 udev_device_get_syspath(dev));
+		snprintf(d->engine_syspath, sizeof(d->engine_syspath), "%s", syspath);
 		engine_open(d);
 	}
 }
 
-static void device_removed(struct usbprintd *d, struct udev_device *dev)
+static void device_removed(struct usbprintd *d, const char *node)
 {
-	const char *node = udev_device_get_devnode(dev);
-
-	if (!node)
-		return;
 	if (!strcmp(node, d->gadget_node)) {
 		gadget_close(d, "gadget removed");
 		d->gadget_node[0] = '\0';
@@ -461,47 +451,16 @@ static void device_removed(struct usbprintd *d, struct udev_device *dev)
 	}
 }
 
-static void udev_event(struct usbprintd *d)
+static void on_device(void *ctx, bool added, const char *sub, const char *node,
+		      const char *syspath)
 {
-	struct udev_device *dev;
+	struct usbprintd *d = ctx;
 
-	while ((dev = udev_monitor_receive_device(d->mon))) {
-		const char *action = udev_device_get_action(dev);
-
-		log_dbg("uevent %s %s", action, udev_device_get_syspath(dev));
-		if (action && !strcmp(action, "remove"))
-			device_removed(d, dev);
-		else if (action && (!strcmp(action, "add") || !strcmp(action, "change") ||
-				    !strcmp(action, "bind")))
-			device_added(d, dev);
-		udev_device_unref(dev);
-	}
-}
-
-static void enumerate(struct usbprintd *d)
-{
-	static const char *const subs[] = { "prengine", "usb_printer_gadget" };
-	struct udev_list_entry *e;
-	size_t i;
-
-	for (i = 0; i < 2; i++) {
-		struct udev_enumerate *en = udev_enumerate_new(d->udev);
-
-		if (!en)
-			continue;
-		udev_enumerate_add_match_subsystem(en, subs[i]);
-		udev_enumerate_scan_devices(en);
-		udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en)) {
-			struct udev_device *dev =
-				udev_device_new_from_syspath(d->udev, udev_list_entry_get_name(e));
-
-			if (dev) {
-				device_added(d, dev);
-				udev_device_unref(dev);
-			}
-		}
-		udev_enumerate_unref(en);
-	}
+	log_dbg("uevent %s %s", added ? "add" : "remove", syspath);
+	if (added)
+		device_added(d, sub, node, syspath);
+	else
+		device_removed(d, node);
 }
 
 static void retry(struct usbprintd *d)
@@ -541,7 +500,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct usbprintd d;
-	const char *mon_src = "udev";
+	static const char *const subsystems[] = { "prengine", "usb_printer_gadget", NULL };
+	bool kernel_events = false;
 	sigset_t mask;
 	int c;
 
@@ -566,7 +526,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'k':
-			mon_src = "kernel";
+			kernel_events = true;
 			break;
 		case 'v':
 			verbose = true;
@@ -597,28 +557,24 @@ int main(int argc, char **argv)
 	d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	d.idle_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d.retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	d.udev = udev_new();
-	if (d.ep < 0 || d.sig_fd < 0 || d.idle_fd < 0 || d.retry_fd < 0 || !d.udev) {
+	if (d.ep < 0 || d.sig_fd < 0 || d.idle_fd < 0 || d.retry_fd < 0) {
 		log_err("setup: %m");
 		return 1;
 	}
 	/* Monitor first, in the loop, then enumerate (no missed node). */
-	d.mon = udev_monitor_new_from_netlink(d.udev, mon_src);
-	if (!d.mon ||
-	    udev_monitor_filter_add_match_subsystem_devtype(d.mon, "prengine", NULL) < 0 ||
-	    udev_monitor_filter_add_match_subsystem_devtype(d.mon, "usb_printer_gadget", NULL) < 0 ||
-	    udev_monitor_enable_receiving(d.mon) < 0) {
+	d.mon = cp_devmon_new(subsystems, kernel_events, on_device, &d);
+	if (!d.mon) {
 		log_err("udev monitor: %m");
 		return 1;
 	}
-	udev_monitor_set_receive_buffer_size(d.mon, 1 << 20);
-	if (ep_set(&d, EPOLL_CTL_ADD, udev_monitor_get_fd(d.mon), EPOLLIN, SRC_UDEV) < 0 ||
+	if (ep_set(&d, EPOLL_CTL_ADD, cp_devmon_fd(d.mon), EPOLLIN, SRC_UDEV) < 0 ||
 	    ep_set(&d, EPOLL_CTL_ADD, d.sig_fd, EPOLLIN, SRC_SIGNAL) < 0 ||
 	    ep_set(&d, EPOLL_CTL_ADD, d.idle_fd, EPOLLIN, SRC_IDLE) < 0 ||
 	    ep_set(&d, EPOLL_CTL_ADD, d.retry_fd, EPOLLIN, SRC_RETRY) < 0)
 		return 1;
-	enumerate(&d);
-	log_info("running (idle timeout %u ms, %s events)", d.o.idle_ms, mon_src);
+	cp_devmon_scan(d.mon);
+	log_info("running (idle timeout %u ms, %s events)", d.o.idle_ms,
+		 kernel_events ? "kernel" : "udev");
 
 	for (;;) {
 		struct epoll_event evs[16];
@@ -636,7 +592,7 @@ int main(int argc, char **argv)
 
 			switch (src) {
 			case SRC_UDEV:
-				udev_event(&d);
+				cp_devmon_dispatch(d.mon);
 				break;
 			case SRC_GADGET:
 				if (d.gadget_fd >= 0 && (int)(uint32_t)evs[i].data.u64 == d.gadget_fd)
@@ -660,6 +616,7 @@ int main(int argc, char **argv)
 				job_abort(&d, "usbprintd stopped");
 				gadget_close(&d, "exit");
 				engine_close(&d, "exit");
+				cp_devmon_free(d.mon);
 				return 0;
 			}
 		}
