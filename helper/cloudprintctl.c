@@ -75,6 +75,9 @@ static void print_status(const cJSON *o)
 
 	fmt_time(when, sizeof(when), num(o, "last_contact"), "never");
 	printf("state:        %s\n", str(o, "state"));
+	printf("engine:       %s%s\n", str(o, "engine"),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "engine_present")) ? "" :
+	       " (not there: waiting for it)");
 	printf("printer id:   %s\n", str(o, "printer_id")[0] ? str(o, "printer_id") : "-");
 	printf("mode:         %s, policy %s\n", str(o, "mode"), str(o, "policy"));
 	printf("server:       %s\n", str(o, "server"));

@@ -35,9 +35,11 @@
 #include "control.h"
 #include "creds.h"
 #include "crashpoint.h"
+#include "devmon.h"
 #include "detect.h"
 #include "engine.h"
 #include "http.h"
+#include "jobfeed.h"
 #include "log.h"
 #include "policy.h"
 #include "push.h"
@@ -49,6 +51,7 @@
 #define CPD_JOB_SIZE_MAX	(64ULL << 20)	/* refuse bigger jobs */
 #define CPD_RETRY_AFTER_MAX_MS	(3600U * 1000)
 #define CPD_URL_LEN		(CP_URL_MAX + 256)
+#define CPD_ENGINE_RETRY_MS	200		/* node there, netlink family not yet */
 
 struct cpd_job {
 	bool active;
@@ -59,6 +62,11 @@ struct cpd_job {
 	uint64_t got;
 	EVP_MD_CTX *md;
 	struct cp_engine_job ej;
+	struct cp_jobfeed feed;		/* into ej.fd, never blocking */
+	struct cp_watch room;		/* ej.fd in epoll: EPOLLOUT while waiting */
+	bool waiting;			/* for room in the driver */
+	struct cp_http_req *paused;	/* the download, paused for room */
+	bool downloaded;		/* complete and checked; commit once written */
 	struct cpd *d;
 };
 
@@ -73,6 +81,15 @@ struct cpd {
 	const char *cfg_path;
 	int epfd;
 	bool running;
+	bool failed;			/* stopped by an error: exit status 1 */
+	bool kernel_events;		/* -k: no udevd, follow the kernel's uevents */
+
+	/* The engine, followed with udev: it may come after us, or go. */
+	struct cp_devmon *devmon;
+	struct cp_watch devices;
+	struct cp_watch engine_retry;
+	char engine_node[32];
+	bool engine_up;
 	struct cp_engine eng;
 	struct cp_http *http;
 	struct cp_control *ctl;
@@ -207,8 +224,21 @@ static void cpd_post_status(struct cpd *d, const char *job_id, const char *state
 			    const char *detail);
 static void cpd_resync_later(struct cpd *d);
 
+static void cpd_job_wait_room(struct cpd_job *j, bool on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLOUT : 0, .data.ptr = &j->room };
+
+	if (j->waiting != on && !epoll_ctl(j->d->epfd, EPOLL_CTL_MOD, j->ej.fd, &ev))
+		j->waiting = on;
+}
+
 static void cpd_job_end(struct cpd_job *j)
 {
+	if (j->ej.fd >= 0)
+		epoll_ctl(j->d->epfd, EPOLL_CTL_DEL, j->ej.fd, NULL);
+	j->waiting = false;
+	j->paused = NULL;
+	cp_jobfeed_release(&j->feed);
 	cp_engine_job_abort(&j->ej);	/* no-op once committed */
 	if (j->md)
 		EVP_MD_CTX_free(j->md);
@@ -216,21 +246,70 @@ static void cpd_job_end(struct cpd_job *j)
 	j->active = false;
 }
 
-static int cpd_job_sink(void *ctx, const void *buf, size_t len)
+/*
+ * Bytes of a job from the network.  When the driver has no room (its
+ * spool is full of jobs waiting for the engine) the download pauses until
+ * it has: the loop never blocks on the driver.
+ */
+static int cpd_job_sink(void *ctx, struct cp_http_req *req, const void *buf, size_t len)
 {
 	struct cpd_job *j = ctx;
 	int r;
 
 	if (j->got + len > j->size)
 		return -EFBIG;
-	r = cp_engine_job_write(&j->ej, buf, len);
-	if (r) {
+	r = cp_jobfeed_offer(&j->feed, buf, len);
+	if (r < 0) {
 		cp_warn("job %s: driver refused data: %s", j->id, strerror(-r));
 		return r;
 	}
+	if (r == CP_FEED_FULL) {
+		if (!j->paused)
+			cp_dbg("job %s: the driver is full, download paused at %llu bytes", j->id,
+			       (unsigned long long)j->got);
+		j->paused = req;
+		cpd_job_wait_room(j, true);
+		return CP_HTTP_SINK_PAUSE;
+	}
 	EVP_DigestUpdate(j->md, buf, len);
 	j->got += len;
+	if (cp_jobfeed_pending(&j->feed))
+		cpd_job_wait_room(j, true);
 	return 0;
+}
+
+static void cpd_job_commit(struct cpd_job *j);
+
+/* The driver has room again for a job's bytes. */
+static void cpd_on_job_room(struct cp_watch *w, uint32_t events)
+{
+	struct cpd_job *j = (struct cpd_job *)((char *)w - offsetof(struct cpd_job, room));
+	struct cpd *d = j->d;
+	struct cp_http_req *req = j->paused;
+	int r;
+
+	(void)events;
+	r = cp_jobfeed_flush(&j->feed);
+	if (r == CP_FEED_FULL)
+		return;
+	if (r < 0) {
+		/* Flushed by a lockdown, or the driver failed: drop the download. */
+		cp_warn("job %s: driver refused data: %s", j->id, strerror(-r));
+		if (req)
+			cp_http_cancel(d->http, req);
+		cpd_job_end(j);
+		if (d->cfg.mode == CP_MODE_PUSH && d->state == CP_STATE_REGISTERED)
+			cpd_resync_later(d);
+		return;
+	}
+	cpd_job_wait_room(j, false);
+	if (j->downloaded) {
+		cpd_job_commit(j);
+	} else if (req) {
+		j->paused = NULL;
+		cp_dbg("job %s: room in the driver, download resumed", j->id);
+		cp_http_resume(d->http, req);	/* may pause it again at once */
+	}
 }
 
 static void cpd_job_done(void *ctx, const struct cp_http_result *res)
@@ -267,6 +346,20 @@ static void cpd_job_done(void *ctx, const struct cp_http_result *res)
 		cpd_job_end(j);
 		return;
 	}
+	j->downloaded = true;
+	/* The last bytes may still wait for room in the driver. */
+	if (cp_jobfeed_pending(&j->feed))
+		cpd_job_wait_room(j, true);
+	else
+		cpd_job_commit(j);
+}
+
+/* Every byte is in the driver and the SHA-256 checked out: print it. */
+static void cpd_job_commit(struct cpd_job *j)
+{
+	struct cpd *d = j->d;
+	unsigned int i;
+
 	if (cp_engine_job_commit(&j->ej)) {
 		cpd_error(d, "job %s: commit refused", j->id);
 		cpd_job_end(j);
@@ -294,6 +387,17 @@ static bool cpd_job_known(const struct cpd *d, const char *id)
 		if (d->printing[i].engine_job && !strcmp(d->printing[i].id, id))
 			return true;
 	return false;
+}
+
+/* Put the job's driver file in the loop, quiet until it waits for room. */
+static int cpd_job_watch(struct cpd_job *j)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = &j->room };
+
+	cp_jobfeed_init(&j->feed, j->ej.fd);
+	j->room.fd = j->ej.fd;
+	j->room.fn = cpd_on_job_room;
+	return epoll_ctl(j->d->epfd, EPOLL_CTL_ADD, j->ej.fd, &ev);
 }
 
 static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
@@ -333,6 +437,11 @@ static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
 	r = cp_engine_job_begin(&d->eng, &j->ej, j->id, j->name, j->size);
 	if (r) {
 		cpd_error(d, "job %s: the driver refused it: %s", j->id, strerror(-r));
+		return;
+	}
+	if (cpd_job_watch(j)) {
+		cpd_error(d, "job %s: epoll: %s", j->id, strerror(errno));
+		cp_engine_job_abort(&j->ej);
 		return;
 	}
 	j->md = EVP_MD_CTX_new();
@@ -1035,7 +1144,9 @@ static void cpd_status(struct cpd *d, int fd)
 
 	cJSON_AddBoolToObject(o, "ok", true);
 	cJSON_AddStringToObject(o, "state", cp_state_name(d->state));
-	if (!cp_engine_get_state(&d->eng, &drv))
+	cJSON_AddStringToObject(o, "engine", d->engine_node);
+	cJSON_AddBoolToObject(o, "engine_present", d->engine_up);
+	if (d->engine_up && !cp_engine_get_state(&d->eng, &drv))
 		cJSON_AddNumberToObject(o, "driver_state", drv);
 	cJSON_AddStringToObject(o, "policy", cp_policy_name(d->cfg.policy));
 	cJSON_AddStringToObject(o, "mode", modes[d->cfg.mode]);
@@ -1086,6 +1197,13 @@ static void cpd_command(void *ctx, int fd, const char *line)
 	cp_dbg("control: %s", line);
 	if (!strcmp(line, "status")) {
 		cpd_status(d, fd);
+		return;
+	}
+	if (!d->engine_up && strncmp(line, "policy ", 7)) {
+		char err[96];
+
+		snprintf(err, sizeof(err), "no engine: waiting for %s", d->engine_node);
+		cpd_reply(fd, false, err);
 		return;
 	}
 	if (!strcmp(line, "register")) {
@@ -1162,6 +1280,95 @@ static int cpd_reconcile(struct cpd *d)
 	return 0;
 }
 
+static int cpd_watch(struct cpd *d, struct cp_watch *w);
+
+/* ---- the engine coming and going ---- */
+
+static void cpd_engine_attach(struct cpd *d)
+{
+	int r;
+
+	if (d->engine_up)
+		return;
+	r = cp_engine_open(&d->eng, d->cfg.engine);
+	if (r) {
+		/* The node appears before the driver's netlink family. */
+		cp_dbg("%s: not ready yet (%s)", d->engine_node, strerror(-r));
+		cp_timer_arm(d->engine_retry.fd, CPD_ENGINE_RETRY_MS);
+		return;
+	}
+	d->events.fd = cp_engine_events_fd(&d->eng);
+	if (cpd_watch(d, &d->events)) {
+		cp_err("%s: epoll: %m", d->engine_node);
+		cp_engine_close(&d->eng);
+		d->failed = true;
+		d->running = false;
+		return;
+	}
+	d->engine_up = true;
+	cp_info("%s is there", d->engine_node);
+	if (cpd_reconcile(d)) {
+		d->failed = true;
+		d->running = false;
+	}
+}
+
+/*
+ * The engine went away (its module was unloaded): nothing can print, lock
+ * or hold a state, so every cloud request stops.  What is on disk stays,
+ * and the state is reconciled again when the engine is back.
+ */
+static void cpd_engine_detach(struct cpd *d)
+{
+	cp_timer_disarm(d->engine_retry.fd);
+	if (!d->engine_up)
+		return;
+	cp_warn("%s went away: cloud requests stop until it is back", d->engine_node);
+	cp_push_close(&d->push);
+	cp_http_cancel_all(d->http);
+	cpd_stop_cloud(d);
+	if (d->reg_client >= 0) {
+		cpd_reply(d->reg_client, false, "the engine went away");
+		d->reg_client = -1;
+	}
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->events.fd, NULL);
+	cp_engine_close(&d->eng);
+	d->engine_up = false;
+	d->state = CP_STATE_UNREGISTERED;
+}
+
+static void cpd_on_device(void *ctx, bool added, const char *subsystem, const char *node,
+			  const char *syspath)
+{
+	struct cpd *d = ctx;
+
+	(void)subsystem;
+	(void)syspath;
+	if (strcmp(node, d->engine_node))
+		return;
+	if (added)
+		cpd_engine_attach(d);
+	else
+		cpd_engine_detach(d);
+}
+
+static void cpd_on_devices(struct cp_watch *w, uint32_t events)
+{
+	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, devices));
+
+	(void)events;
+	cp_devmon_dispatch(d->devmon);
+}
+
+static void cpd_on_engine_retry(struct cp_watch *w, uint32_t events)
+{
+	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, engine_retry));
+
+	(void)events;
+	if (cp_timer_consume(w->fd) && !access(d->engine_node, F_OK))
+		cpd_engine_attach(d);
+}
+
 static void cpd_on_signal(struct cp_watch *w, uint32_t events)
 {
 	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, signals));
@@ -1205,24 +1412,29 @@ static int cpd_watch(struct cpd *d, struct cp_watch *w)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: cloudprintd [-c CONFIG] [-t] [-S]\n"
+	fprintf(f, "usage: cloudprintd [-c CONFIG] [-t] [-S] [-k]\n"
 		   "  -c CONFIG  configuration file (default /etc/cloudprintd.json)\n"
 		   "  -t         check the configuration and exit\n"
-		   "  -S         log to syslog (facility daemon) instead of stderr\n");
+		   "  -S         log to syslog (facility daemon) instead of stderr\n"
+		   "  -k         follow the kernel's uevents (no udevd running)\n");
 }
 
 int main(int argc, char **argv)
 {
+	static const char *const engine_subsystems[] = { "prengine", NULL };
 	static struct cpd d;
 	struct epoll_event evs[16];
 	const char *path = "/etc/cloudprintd.json";
 	bool check_only = false;
 	char err[256];
 	sigset_t mask;
-	int opt, r;
+	int opt;
 
-	while ((opt = getopt(argc, argv, "c:tSh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:tSkh")) != -1) {
 		switch (opt) {
+		case 'k':
+			d.kernel_events = true;
+			break;
 		case 'S':
 			cp_log_open_syslog("cloudprintd");
 			break;
@@ -1260,18 +1472,23 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
-	r = cp_engine_open(&d.eng, d.cfg.engine);
-	if (r) {
-		cp_err("/dev/prengine%u: %s (is prengine.ko loaded?)", d.cfg.engine, strerror(-r));
+	d.eng.fd = -1;
+	snprintf(d.engine_node, sizeof(d.engine_node), "/dev/prengine%u", d.cfg.engine);
+	d.devmon = cp_devmon_new(engine_subsystems, d.kernel_events, cpd_on_device, &d);
+	if (!d.devmon) {
+		cp_err("udev monitor: %m");
 		return 1;
 	}
+	d.devices.fd = cp_devmon_fd(d.devmon);
+	d.devices.fn = cpd_on_devices;
+	d.engine_retry.fd = cp_timer_new();
+	d.engine_retry.fn = cpd_on_engine_retry;
 	d.http = cp_http_new(d.epfd, d.cfg.ca_file, d.cfg.request_timeout_ms,
 			     d.cfg.poll_interval_ms / 1000 * 3 + 120);
 	d.poll_timer.fd = cp_timer_new();
 	d.poll_timer.fn = cpd_on_poll_timer;
 	d.heartbeat_timer.fd = cp_timer_new();
 	d.heartbeat_timer.fn = cpd_on_heartbeat_timer;
-	d.events.fd = cp_engine_events_fd(&d.eng);
 	d.events.fn = cpd_on_events;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -1281,7 +1498,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	d.signals.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d.signals.fn = cpd_on_signal;
-	if (!d.http || cpd_watch(&d, &d.poll_timer) || cpd_watch(&d, &d.events) ||
+	if (!d.http || cpd_watch(&d, &d.poll_timer) || cpd_watch(&d, &d.devices) ||
+	    cpd_watch(&d, &d.engine_retry) ||
 	    cpd_watch(&d, &d.signals) || cpd_watch(&d, &d.heartbeat_timer) ||
 	    cp_push_init(&d.push, d.epfd, d.http, d.cfg.stream_timeout_ms, &cpd_push_ops, &d)) {
 		cp_err("event loop set-up failed: %m");
@@ -1290,13 +1508,14 @@ int main(int argc, char **argv)
 	d.ctl = cp_control_new(d.epfd, d.cfg.control_socket, cpd_command, &d);
 	if (!d.ctl)
 		return 1;
-	if (cpd_reconcile(&d))
-		return 1;
+	d.running = true;
+	/* The monitor is in the loop already: an engine appearing now is seen. */
+	cp_devmon_scan(d.devmon);
+	if (!d.engine_up)
+		cp_info("waiting for %s (is prengine.ko loaded?)", d.engine_node);
 	cp_info("running: server %s, mode %s, policy %s, state %s", d.cfg.server,
 		d.cfg.mode == CP_MODE_PUSH ? "push" : "poll", cp_policy_name(d.cfg.policy),
 		cp_state_name(d.state));
-
-	d.running = true;
 	while (d.running) {
 		/*
 		 * One event per wait: a handler may free another watch (curl
@@ -1318,6 +1537,7 @@ int main(int argc, char **argv)
 	cp_http_free(d.http);
 	cp_control_free(d.ctl);
 	cp_engine_close(&d.eng);
+	cp_devmon_free(d.devmon);
 	curl_global_cleanup();
-	return 0;
+	return d.failed;
 }

@@ -155,7 +155,8 @@ int cp_engine_job_begin(struct cp_engine *e, struct cp_engine_job *j, const char
 	snprintf(d.cloud_id, sizeof(d.cloud_id), "%s", cloud_id);
 	snprintf(d.name, sizeof(d.name), "%s", name);
 	snprintf(path, sizeof(path), "/dev/prengine%u", e->index);
-	j->fd = open(path, O_WRONLY | O_CLOEXEC);
+	/* Non-blocking: the daemon's loop waits for room with epoll. */
+	j->fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
 	if (j->fd < 0)
 		return -errno;
 	if (ioctl(j->fd, PRENGINE_IOC_DECLARE_JOB, &d)) {
@@ -166,24 +167,6 @@ int cp_engine_job_begin(struct cp_engine *e, struct cp_engine_job *j, const char
 		return r;
 	}
 	j->id = d.job_id;
-	return 0;
-}
-
-int cp_engine_job_write(struct cp_engine_job *j, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(j->fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
 	return 0;
 }
 

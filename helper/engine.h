@@ -42,7 +42,7 @@ int cp_engine_events_fd(const struct cp_engine *e);
 int cp_engine_events_read(struct cp_engine *e,
 			  void (*fn)(void *ctx, const struct cp_engine_event *ev), void *ctx);
 
-/* A cloud job being written. */
+/* A cloud job being written: fd is non-blocking (see jobfeed.h). */
 struct cp_engine_job {
 	int fd;
 	uint64_t id;
@@ -50,7 +50,6 @@ struct cp_engine_job {
 
 int cp_engine_job_begin(struct cp_engine *e, struct cp_engine_job *j, const char *cloud_id,
 			const char *name, uint64_t size);
-int cp_engine_job_write(struct cp_engine_job *j, const void *buf, size_t len);
 int cp_engine_job_commit(struct cp_engine_job *j);
 void cp_engine_job_abort(struct cp_engine_job *j);
 

@@ -278,8 +278,13 @@ static size_t cp_http_write_cb(char *data, size_t size, size_t nmemb, void *user
 		cp_http_stream_classify(r);
 	if (r->stream == CP_HTTP_STREAM_OPEN)
 		return cp_http_stream_append(r, data, n);
-	if (r->sink)
-		return r->sink(r->ctx, data, n) ? 0 : n;
+	if (r->sink) {
+		int ret = r->sink(r->ctx, r, data, n);
+
+		if (ret == CP_HTTP_SINK_PAUSE)
+			return CURL_WRITEFUNC_PAUSE;
+		return ret ? 0 : n;
+	}
 	if (r->len + n > r->max) {
 		r->too_big = true;
 		return 0;
@@ -474,6 +479,20 @@ void cp_http_cancel(struct cp_http *h, struct cp_http_req *r)
 	for (p = h->reqs; p; p = p->next) {
 		if (p == r) {
 			cp_http_req_free(r);
+			return;
+		}
+	}
+}
+
+void cp_http_resume(struct cp_http *h, struct cp_http_req *r)
+{
+	struct cp_http_req *p;
+
+	for (p = h->reqs; p; p = p->next) {
+		if (p == r) {
+			curl_easy_pause(r->easy, CURLPAUSE_CONT);
+			/* Unpausing may have ended it: collect what finished. */
+			cp_http_check_done(h);
 			return;
 		}
 	}

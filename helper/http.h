@@ -14,8 +14,14 @@
 struct cp_http;
 struct cp_http_req;
 
-/* Called as data arrives, for streamed bodies; non-zero aborts the transfer. */
-typedef int (*cp_http_sink)(void *ctx, const void *buf, size_t len);
+/*
+ * Called as data arrives, for streamed bodies: 0 takes the bytes,
+ * CP_HTTP_SINK_PAUSE takes none of them and pauses the transfer until
+ * cp_http_resume(@r) (the same bytes then come again), anything else
+ * aborts it.
+ */
+#define CP_HTTP_SINK_PAUSE	1
+typedef int (*cp_http_sink)(void *ctx, struct cp_http_req *r, const void *buf, size_t len);
 
 struct cp_http_result {
 	bool transport_ok;	/* an HTTP answer arrived whole */
@@ -63,6 +69,8 @@ int cp_http_stream(struct cp_http *h, const char *url, const char *bearer,
  * nothing if @r already ended (its done callback was called).
  */
 void cp_http_cancel(struct cp_http *h, struct cp_http_req *r);
+/* Let a transfer paused by its sink go on; may call the sink at once. */
+void cp_http_resume(struct cp_http *h, struct cp_http_req *r);
 /* Drop every request under way without calling its done callback. */
 void cp_http_cancel_all(struct cp_http *h);
 /* The same, but for @keep (may be NULL). */
