@@ -9,10 +9,13 @@ RESULT lines (scripts/bench) and "# " diagnostics.  Standard library only.
 
 import json
 import os
+import random
 import select
+import shutil
 import signal
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import time
@@ -23,16 +26,20 @@ T = os.environ.get("T", "/tmp/cpd-bench")
 B = os.environ.get("CPD_BIN", "build/helper")
 CLOUD_PORT = int(os.environ.get("CLOUD_PORT", "8443"))
 STATS_PORT = int(os.environ.get("STATS_PORT", "9400"))
-RELAY = {"poll10": 9410, "curl": 9413}
+RELAY = {"poll10": 9410, "poll1": 9411, "push": 9412, "curl": 9413}
 CA = T + "/pki/ca.pem"
 PORTAL = "https://127.0.0.1:%d" % CLOUD_PORT
 PORTAL_TOKEN = "owner-secret"
 IDLE_S = float(os.environ.get("CPD_BENCH_IDLE_S", "300"))
+PUSH_RUNS = int(os.environ.get("CPD_BENCH_PUSH_RUNS", "20"))
+POLL_RUNS = int(os.environ.get("CPD_BENCH_POLL_RUNS", "5"))
 CURL_RUNS = int(os.environ.get("CPD_BENCH_CURL_RUNS", "10"))
+STRACE_S = int(os.environ.get("CPD_BENCH_STRACE_S", "10"))
 SILENCE_S = float(os.environ.get("CPD_BENCH_SILENCE_S", "30"))
 HZ = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
+rng = random.Random(1)
 _ssl = None
 
 
@@ -278,12 +285,14 @@ def ms(x):
 
 def main():
     n_engines = len([e for e in os.listdir("/sys/class/prengine") if e.startswith("prengine")])
-    if n_engines < 1:
-        fail("no engine: is prengine.ko loaded?")
+    if n_engines < 3:
+        fail("needs 3 engines (prengine.ko engines=3), found %d" % n_engines)
 
-    # ---- the idle window ----
+    # ---- the idle windows, side by side: three daemons, three engines ----
     poll10 = Daemon("poll10", 0, "poll", 10)
-    daemons = [poll10]
+    poll1 = Daemon("poll1", 1, "poll", 1)
+    push = Daemon("push", 2, "push", 1)  # push: the interval only paces the registration
+    daemons = [poll10, poll1, push]
     for d in daemons:
         d.start()
     for d in daemons:
@@ -294,7 +303,8 @@ def main():
         diag("%s: printer %s, %s mode" % (d.name, d.pid, d.mode))
     poll10.set_interval(10)
     time.sleep(3)
-    diag("idle window: %.0f s; no jobs" % IDLE_S)
+    diag("idle window: %.0f s, the three daemons side by side (one engine each, "
+         "one relay port each); no jobs" % IDLE_S)
     s0 = snapshot(daemons)
     time.sleep(IDLE_S)
     s1 = snapshot(daemons)
@@ -326,8 +336,8 @@ def main():
             sa.get("stream", {}).get("reconnects", 0),
         }
 
-    dp10 = delta("poll10")
-    for name, d in (("poll10", dp10),):
+    dp10, dp1, dpu = delta("poll10"), delta("poll1"), delta("push")
+    for name, d in (("poll10", dp10), ("poll1", dp1), ("push", dpu)):
         diag("%s: %.0f s: %d polls, %d requests at the cloud, %d heartbeats, %d stream events, "
              "%d+%d ctxt switches (vol+nonvol), cpu %.2f s, VmHWM %d KiB, %d thread(s), "
              "%d B up + %d B down, %d new connection(s), %d closed by the server"
@@ -387,6 +397,67 @@ def main():
            "schedule: %d = %dx ours (about %.0f kB at curl's %.0f B per new-connection request)"
            % (naive, naive / max(ours_after, 1), naive * curl404 / 1000, curl404))
 
+    # e. idle push against polling at 1 s
+    tag = "idle %.0f s, push (ping 15 s, heartbeat 60 s)" % dpu["secs"]
+    cmp = "poll 1 s: %s; push/poll = %.3f"
+    result("%s: wakeups (context switches)" % tag, "%d" % dpu["wakeups"],
+           cmp % ("%d (%.2f per poll, %d polls)" % (dp1["wakeups"], dp1["wakeups"] / max(dp1["requests"], 1),
+                                                  dp1["requests"]), dpu["wakeups"] / max(dp1["wakeups"], 1)))
+    result("%s: CPU time (utime+stime)" % tag, "%.0f ms" % (dpu["cpu"] * 1000),
+           cmp % ("%.0f ms" % (dp1["cpu"] * 1000), dpu["cpu"] / max(dp1["cpu"], 1 / HZ)))
+    result("%s: bytes on the wire (TLS records both ways, relay)" % tag,
+           "%d B (%d new connections for %d heartbeats)" % (dpu["bytes"], len(dpu["new_conns"]),
+                                                            dpu["heartbeats"]),
+           cmp % ("%d B (%d new connections)" % (dp1["bytes"], len(dp1["new_conns"])),
+                  dpu["bytes"] / max(dp1["bytes"], 1)))
+    result("%s: peak RSS (VmHWM)" % tag, "%d KiB" % dpu["hwm"], "poll 1 s: %d KiB" % dp1["hwm"])
+    hb = dpu["new_conns"]
+    result("push idle: new TCP + TLS connections per heartbeat (the cloud closes a connection "
+           "idle for 60 s; the heartbeat comes every 60 s)",
+           "%d for %d heartbeats, %d of the previous ones closed by the server; %.0f B each"
+           % (len(hb), dpu["heartbeats"], len(dpu["server_closed"]),
+              statistics.mean(c["up"] + c["down"] for c in hb) if hb else 0),
+           "a request on a kept connection: %.0f B (poll 10 s)" % ours)
+
+    # Wakeups per poll, counted the other way: epoll_wait returns under strace.
+    if shutil.which("strace"):
+        n0 = poll1.status()["polls"]
+        subprocess.run(["timeout", "-s", "INT", "%d" % STRACE_S, "strace", "-qq", "-e",
+                        "trace=epoll_wait", "-o", T + "/poll1.strace", "-p", str(poll1.p.pid)],
+                       capture_output=True)
+        n = poll1.status()["polls"] - n0
+        with open(T + "/poll1.strace") as f:
+            rets = sum(1 for line in f if "epoll_wait(" in line and "= 1" in line)
+        result("poll 1 s, idle: epoll_wait returns per poll (strace, %d s)" % STRACE_S,
+               "%.2f (%d returns, %d polls)" % (rets / max(n, 1), rets, n),
+               "ideal 1-2 per poll (the poll timer; the answer)")
+    poll1.stop()
+
+    # d. detection latency: push, then polling at 10 s
+    lats = []
+    for i in range(PUSH_RUNS):
+        if not push.state_is("registered"):
+            push.register()
+        time.sleep(rng.uniform(0.2, 1.0))
+        lats.append(push.delete_and_time())
+    diag("push: portal deletion -> cloud_locked (ms): %s" % " ".join("%.0f" % (x * 1000) for x in lats))
+    plats = [lat]
+    for i in range(POLL_RUNS):
+        poll10.set_interval(1)
+        poll10.register()
+        poll10.set_interval(10)
+        # Delete at a random phase of the 10 s cycle (the poll armed at 1 s
+        # comes first, then one every 10 s +-10 %).
+        time.sleep(rng.uniform(1.5, 11.5))
+        plats.append(poll10.delete_and_time())
+    diag("poll 10 s: portal deletion -> cloud_locked (ms): %s"
+         % " ".join("%.0f" % (x * 1000) for x in plats))
+    result("detection latency, portal deletion -> driver cloud_locked (server clock -> sysfs poll()), "
+           "push, %d runs" % len(lats),
+           "median %s, max %s" % (ms(statistics.median(lats)), ms(max(lats))),
+           "poll 10 s, %d runs: median %s, max %s (%.0fx the push median)"
+           % (len(plats), ms(statistics.median(plats)), ms(max(plats)),
+              statistics.median(plats) / max(statistics.median(lats), 1e-4)))
     for d in daemons:
         d.stop()
 
