@@ -52,6 +52,12 @@
 #define CPD_RETRY_AFTER_MAX_MS	(3600U * 1000)
 #define CPD_URL_LEN		(CP_URL_MAX + 256)
 #define CPD_ENGINE_RETRY_MS	200		/* node there, netlink family not yet */
+/*
+ * The cloud closes a connection idle for 60 s (docs/protocol.md, section 1).
+ * Reusing one idle almost that long races the server's close, so such a
+ * connection is dropped and a new one made (its TLS session resumed).
+ */
+#define CPD_KEEP_CONN_S		55
 
 struct cpd_job {
 	bool active;
@@ -1484,7 +1490,7 @@ int main(int argc, char **argv)
 	d.engine_retry.fd = cp_timer_new();
 	d.engine_retry.fn = cpd_on_engine_retry;
 	d.http = cp_http_new(d.epfd, d.cfg.ca_file, d.cfg.request_timeout_ms,
-			     d.cfg.poll_interval_ms / 1000 * 3 + 120);
+			     CPD_KEEP_CONN_S);
 	d.poll_timer.fd = cp_timer_new();
 	d.poll_timer.fn = cpd_on_poll_timer;
 	d.heartbeat_timer.fd = cp_timer_new();
@@ -1521,8 +1527,12 @@ int main(int argc, char **argv)
 		 * One event per wait: a handler may free another watch (curl
 		 * drops a socket), which must not be left in a batch.
 		 */
-		int n = epoll_wait(d.epfd, evs, 1, -1);
+		int n;
 
+		cp_http_run_due(d.http);
+		if (!d.running)
+			break;
+		n = epoll_wait(d.epfd, evs, 1, -1);
 		if (n < 0 && errno != EINTR) {
 			cp_err("epoll_wait: %m");
 			break;

@@ -19,6 +19,7 @@ struct cp_http {
 	CURLSH *share;
 	int epfd;
 	struct cp_watch timer;
+	bool due;		/* curl asked for its timeout now (0 ms) */
 	char *ca_file;
 	uint32_t timeout_ms;
 	uint32_t keep_conn_s;
@@ -150,25 +151,48 @@ static int cp_http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	struct cp_http *h = userp;
 
 	(void)multi;
-	if (timeout_ms < 0)
+	/*
+	 * "Now" is left to cp_http_run_due() before the loop's next wait:
+	 * a timerfd armed for 0 ms would cost a wakeup of its own.
+	 */
+	h->due = timeout_ms == 0;
+	if (timeout_ms <= 0)
 		cp_timer_disarm(h->timer.fd);
 	else
 		cp_timer_arm(h->timer.fd, timeout_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)timeout_ms);
 	return 0;
 }
 
+static void cp_http_timeout_action(struct cp_http *h)
+{
+	int running;
+
+	h->due = false;
+	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	cp_http_deliver(h);
+	cp_http_check_done(h);
+}
+
+bool cp_http_run_due(struct cp_http *h)
+{
+	bool ran = false;
+
+	while (h->due) {
+		cp_http_timeout_action(h);
+		ran = true;
+	}
+	return ran;
+}
+
 static void cp_http_on_timer(struct cp_watch *w, uint32_t events)
 {
 	struct cp_http *h = (struct cp_http *)((char *)w - offsetof(struct cp_http, timer));
 	uint64_t n;
-	int running;
 
 	(void)events;
 	if (read(w->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		cp_warn("http: timerfd read: %m");
-	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	cp_http_deliver(h);
-	cp_http_check_done(h);
+	cp_http_timeout_action(h);
 }
 
 static void cp_http_check_done(struct cp_http *h)
@@ -386,7 +410,7 @@ static struct cp_http_req *cp_http_req_new(struct cp_http *h, const char *method
 		curl_easy_setopt(r->easy, CURLOPT_CAINFO, h->ca_file);
 	curl_easy_setopt(r->easy, CURLOPT_SHARE, h->share);
 	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)h->timeout_ms);
-	/* Keep the connection for the next poll (curl's default is 118 s). */
+	/* How long an idle connection may wait for reuse (curl's default: 118 s). */
 	curl_easy_setopt(r->easy, CURLOPT_MAXAGE_CONN, (long)h->keep_conn_s);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, cp_http_write_cb);
