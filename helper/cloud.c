@@ -127,19 +127,37 @@ static int parse_job(const cJSON *o, uint64_t max_size, struct cp_cloud_job *j)
 	return 0;
 }
 
+static uint32_t parse_poll_advice(const cJSON *root)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "poll_interval");
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
+	    v->valuedouble < CP_CLOUD_POLL_ADVICE_MIN_S ||
+	    v->valuedouble > CP_CLOUD_POLL_ADVICE_MAX_S)
+		return CP_CLOUD_POLL_ADVICE_BAD;
+	return (uint32_t)(v->valuedouble * 1000);
+}
+
 int cp_cloud_parse_jobs(const char *body, size_t len, uint64_t max_size,
-			struct cp_cloud_job *jobs, size_t max, size_t *n, size_t *skipped)
+			struct cp_cloud_job *jobs, size_t max, size_t *n, size_t *skipped,
+			uint32_t *advised_ms)
 {
 	cJSON *root = parse_object(body, len);
 	const cJSON *list, *o;
 
 	*n = 0;
 	*skipped = 0;
+	if (advised_ms)
+		*advised_ms = 0;
 	list = cJSON_GetObjectItemCaseSensitive(root, "jobs");
 	if (!cJSON_IsArray(list)) {
 		cJSON_Delete(root);
 		return -EINVAL;
 	}
+	if (advised_ms)
+		*advised_ms = parse_poll_advice(root);
 	cJSON_ArrayForEach(o, list) {
 		if (*n == max)
 			break;

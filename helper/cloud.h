@@ -44,13 +44,23 @@ struct cp_cloud_job {
 
 #define CP_CLOUD_JOBS_MAX	32	/* entries taken per answer; the rest wait */
 
+/* A poll_interval the cloud may advise, in seconds (docs/protocol.md, 5.1). */
+#define CP_CLOUD_POLL_ADVICE_MIN_S	1
+#define CP_CLOUD_POLL_ADVICE_MAX_S	86400
+/* What *advised_ms holds when the answer's poll_interval is not usable. */
+#define CP_CLOUD_POLL_ADVICE_BAD	UINT32_MAX
+
 /*
  * Fill @jobs with up to @max entries; entries of the wrong shape (no usable
  * id) are skipped and counted in @skipped.  A job bigger than @max_size or
- * with a size that is not a whole number gets ->refused.
+ * with a size that is not a whole number gets ->refused.  @advised_ms (may
+ * be NULL) gets the answer's poll_interval in milliseconds, 0 if it has
+ * none, or CP_CLOUD_POLL_ADVICE_BAD if it is not a number of seconds within
+ * the limits above.
  */
 int cp_cloud_parse_jobs(const char *body, size_t len, uint64_t max_size,
-			struct cp_cloud_job *jobs, size_t max, size_t *n, size_t *skipped);
+			struct cp_cloud_job *jobs, size_t max, size_t *n, size_t *skipped,
+			uint32_t *advised_ms);
 
 /*
  * A push-mode `job` event's data: one job object, as in the jobs list.

@@ -127,6 +127,8 @@ struct cpd {
 	struct cpd_job jobs[CPD_JOBS_MAX];
 	struct cpd_printing printing[64];
 
+	uint32_t poll_advice_ms;	/* the cloud's poll_interval, 0: none */
+
 	/* For status. */
 	uint64_t polls, detections, jobs_printed, jobs_failed;
 	time_t last_contact;
@@ -214,9 +216,16 @@ static void cpd_retry_later(struct cpd *d, enum cp_verdict v, const struct cp_ht
 	cpd_schedule_poll(d, ms);
 }
 
+/* The configured interval, or the cloud's if it asks for a slower pace. */
+static uint32_t cpd_poll_base(const struct cpd *d)
+{
+	return d->poll_advice_ms > d->cfg.poll_interval_ms ? d->poll_advice_ms :
+							     d->cfg.poll_interval_ms;
+}
+
 static uint32_t cpd_poll_delay(const struct cpd *d)
 {
-	uint32_t base = d->cfg.poll_interval_ms;
+	uint32_t base = cpd_poll_base(d);
 	uint32_t spread = base / 100 * d->cfg.poll_jitter_pct;
 
 	if (!spread)
@@ -565,12 +574,33 @@ static void cpd_refresh_token(struct cpd *d)
 	free(body);
 }
 
+/*
+ * A jobs answer may carry the pace the cloud wants (docs/protocol.md, 5.1).
+ * It can slow the printer down, never speed it up past its poll_interval.
+ */
+static void cpd_take_poll_advice(struct cpd *d, uint32_t advice)
+{
+	if (advice == CP_CLOUD_POLL_ADVICE_BAD) {
+		cpd_error(d, "jobs poll: the answer's poll_interval is not a number of seconds "
+			  "between %d and %d; ignored", CP_CLOUD_POLL_ADVICE_MIN_S,
+			  CP_CLOUD_POLL_ADVICE_MAX_S);
+		advice = 0;
+	}
+	if (advice == d->poll_advice_ms)
+		return;
+	d->poll_advice_ms = advice;
+	if (d->cfg.mode == CP_MODE_POLL)
+		cp_info("the cloud advises polling every %u ms: polling every %u ms", advice,
+			cpd_poll_base(d));
+}
+
 static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
 {
 	struct cpd *d = ctx;
 	enum cp_verdict v = cpd_classify(d, "jobs poll", res);
 	static struct cp_cloud_job jobs[CP_CLOUD_JOBS_MAX];
 	size_t n, skipped;
+	uint32_t advice;
 
 	d->request_in_flight = false;
 	d->polls++;
@@ -593,13 +623,14 @@ static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
 		return;
 	}
 	if (cp_cloud_parse_jobs(res->body, res->body_len, CPD_JOB_SIZE_MAX, jobs,
-				CP_CLOUD_JOBS_MAX, &n, &skipped)) {
+				CP_CLOUD_JOBS_MAX, &n, &skipped, &advice)) {
 		cpd_error(d, "jobs poll: the answer has no jobs array");
 		cpd_retry_later(d, CP_VERDICT_TRANSIENT, res);
 		return;
 	}
 	cp_backoff_reset(&d->backoff);
 	d->last_error[0] = '\0';
+	cpd_take_poll_advice(d, advice);
 	if (skipped)
 		cpd_error(d, "jobs list: %zu entr(ies) of the wrong shape, skipped", skipped);
 	for (size_t i = 0; i < n && d->state == CP_STATE_REGISTERED; i++)
@@ -1164,6 +1195,7 @@ static void cpd_status(struct cpd *d, int fd)
 	cJSON_AddStringToObject(o, "detection", d->detection);
 	cJSON_AddNumberToObject(o, "locked_at", d->locked_at);
 	cJSON_AddNumberToObject(o, "polls", (double)d->polls);
+	cJSON_AddNumberToObject(o, "poll_interval", cpd_poll_base(d) / 1000.0);
 	cJSON_AddNumberToObject(o, "requests", (double)cp_http_started(d->http));
 	cJSON_AddNumberToObject(o, "detections", (double)d->detections);
 	cJSON_AddNumberToObject(o, "jobs_printed", (double)d->jobs_printed);

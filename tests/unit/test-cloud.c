@@ -122,7 +122,7 @@ static void test_jobs(void **state)
 
 	(void)state;
 	assert_int_equal(cp_cloud_parse_jobs(S("{\"jobs\":[],\"poll_interval\":1}"), 1000, jobs,
-					     CP_CLOUD_JOBS_MAX, &n, &skipped), 0);
+					     CP_CLOUD_JOBS_MAX, &n, &skipped, NULL), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(cp_cloud_parse_jobs(S(
 		"{\"jobs\":[{\"id\":\"j1\",\"name\":\"a.pdf\",\"size\":10,\"sha256\":\"" SHA "\","
@@ -139,7 +139,7 @@ static void test_jobs(void **state)
 		"{\"id\":42},"
 		"\"j10\","
 		"{\"id\":\"j11\",\"size\":1000,\"sha256\":\"" SHA "\",\"data_url\":\"u\"}"
-		"]}"), 1000, jobs, CP_CLOUD_JOBS_MAX, &n, &skipped), 0);
+		"]}"), 1000, jobs, CP_CLOUD_JOBS_MAX, &n, &skipped, NULL), 0);
 	assert_int_equal(n, 10);
 	assert_int_equal(skipped, 3);
 	assert_string_equal(jobs[0].id, "j1");
@@ -161,13 +161,52 @@ static void test_jobs(void **state)
 
 	/* Not a jobs list at all. */
 	assert_int_equal(cp_cloud_parse_jobs(S("{\"jobs\":{}}"), 1000, jobs, CP_CLOUD_JOBS_MAX,
-					     &n, &skipped), -EINVAL);
+					     &n, &skipped, NULL), -EINVAL);
 	assert_int_equal(cp_cloud_parse_jobs(S("{\"job\":[]}"), 1000, jobs, CP_CLOUD_JOBS_MAX,
-					     &n, &skipped), -EINVAL);
+					     &n, &skipped, NULL), -EINVAL);
 	assert_int_equal(cp_cloud_parse_jobs(S("<html><body>Sign in</body></html>"), 1000, jobs,
-					     CP_CLOUD_JOBS_MAX, &n, &skipped), -EINVAL);
+					     CP_CLOUD_JOBS_MAX, &n, &skipped, NULL), -EINVAL);
 	assert_int_equal(cp_cloud_parse_jobs(S("{\"jobs\":[{\"id\":\"j1\""), 1000, jobs,
-					     CP_CLOUD_JOBS_MAX, &n, &skipped), -EINVAL);
+					     CP_CLOUD_JOBS_MAX, &n, &skipped, NULL), -EINVAL);
+}
+
+static uint32_t advice(const char *body, size_t len)
+{
+	static struct cp_cloud_job jobs[CP_CLOUD_JOBS_MAX];
+	size_t n, skipped;
+	uint32_t ms = 12345;
+
+	assert_int_equal(cp_cloud_parse_jobs(body, len, 1000, jobs, CP_CLOUD_JOBS_MAX, &n,
+					     &skipped, &ms), 0);
+	return ms;
+}
+
+/* The poll_interval a jobs answer advises: seconds within 1..86400, or nothing. */
+static void test_jobs_poll_advice(void **state)
+{
+	static struct cp_cloud_job jobs[CP_CLOUD_JOBS_MAX];
+	size_t n, skipped;
+	uint32_t ms = 12345;
+
+	(void)state;
+	assert_int_equal(advice(S("{\"jobs\":[],\"poll_interval\":10}")), 10000);
+	assert_int_equal(advice(S("{\"jobs\":[],\"poll_interval\":1}")), 1000);
+	assert_int_equal(advice(S("{\"jobs\":[],\"poll_interval\":2.5}")), 2500);
+	assert_int_equal(advice(S("{\"jobs\":[],\"poll_interval\":86400}")), 86400000);
+	assert_int_equal(advice(S("{\"jobs\":[]}")), 0);
+	/* Out of range, wrong type: not usable, said so. */
+	assert_int_equal(advice(S("{\"jobs\":[],\"poll_interval\":0.5}")), CP_CLOUD_POLL_ADVICE_BAD);
+	assert_int_equal(advice(S("{\"jobs\":[],\"poll_interval\":0}")), CP_CLOUD_POLL_ADVICE_BAD);
+	assert_int_equal(advice(S("{\"jobs\":[],\"poll_interval\":-10}")), CP_CLOUD_POLL_ADVICE_BAD);
+	assert_int_equal(advice(S("{\"jobs\":[],\"poll_interval\":1e9}")), CP_CLOUD_POLL_ADVICE_BAD);
+	assert_int_equal(advice(S("{\"jobs\":[],\"poll_interval\":\"10\"}")),
+			 CP_CLOUD_POLL_ADVICE_BAD);
+	assert_int_equal(advice(S("{\"jobs\":[],\"poll_interval\":null}")),
+			 CP_CLOUD_POLL_ADVICE_BAD);
+	/* No jobs list: no advice taken from it either. */
+	assert_int_equal(cp_cloud_parse_jobs(S("{\"poll_interval\":10}"), 1000, jobs,
+					     CP_CLOUD_JOBS_MAX, &n, &skipped, &ms), -EINVAL);
+	assert_int_equal(ms, 0);
 }
 
 static void test_jobs_many_and_long(void **state)
@@ -185,7 +224,7 @@ static void test_jobs_many_and_long(void **state)
 				"\"sha256\":\"" SHA "\",\"data_url\":\"u\"}", i ? "," : "", i);
 	len += snprintf(body + len, cap - len, "]}");
 	assert_int_equal(cp_cloud_parse_jobs(body, len, 10, jobs, CP_CLOUD_JOBS_MAX, &n,
-					     &skipped), 0);
+					     &skipped, NULL), 0);
 	assert_int_equal(n, CP_CLOUD_JOBS_MAX);
 	assert_string_equal(jobs[CP_CLOUD_JOBS_MAX - 1].id, "j31");
 
@@ -194,7 +233,7 @@ static void test_jobs_many_and_long(void **state)
 		       "\"data_url\":\"u\"},{\"id\":\"a\",\"name\":\"%s\",\"size\":1,"
 		       "\"sha256\":\"" SHA "\",\"data_url\":\"%s\"}]}", big, big, big);
 	assert_int_equal(cp_cloud_parse_jobs(body, len, 10, jobs, CP_CLOUD_JOBS_MAX, &n,
-					     &skipped), 0);
+					     &skipped, NULL), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(skipped, 1);
 	assert_int_equal(strlen(jobs[0].name), sizeof(jobs[0].name) - 1);
@@ -206,7 +245,7 @@ static void test_jobs_many_and_long(void **state)
 		body[len++] = '[';
 	body[len] = '\0';
 	assert_int_equal(cp_cloud_parse_jobs(body, len, 10, jobs, CP_CLOUD_JOBS_MAX, &n,
-					     &skipped), -EINVAL);
+					     &skipped, NULL), -EINVAL);
 	free(big);
 	free(body);
 }
@@ -269,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_claim),
 		cmocka_unit_test(test_token),
 		cmocka_unit_test(test_jobs),
+		cmocka_unit_test(test_jobs_poll_advice),
 		cmocka_unit_test(test_jobs_many_and_long),
 		cmocka_unit_test(test_job_event),
 		cmocka_unit_test(test_heartbeat),

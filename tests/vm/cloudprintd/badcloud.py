@@ -29,6 +29,8 @@ ANSWERS = [
     (404, "application/json", b'{"error": {"code": 404}}'),
     (404, "text/html", b"<html><body>Sign in to the hotel Wi-Fi</body></html>"),
     (200, "text/plain", b"\x00\xff\xfe binary"),
+    (200, "application/json", b'{"jobs": [], "poll_interval": 1e9}'),
+    (200, "application/json", b'{"jobs": [], "poll_interval": "soon"}'),
 ]
 
 
