@@ -55,7 +55,7 @@
 /*
  * The cloud closes a connection idle for 60 s (docs/protocol.md, section 1).
  * Reusing one idle almost that long races the server's close, so such a
- * connection is dropped and a new one made (its TLS session resumed).
+ * connection is dropped and a new one made.
  */
 #define CPD_KEEP_CONN_S		55
 
@@ -1555,16 +1555,16 @@ int main(int argc, char **argv)
 		d.cfg.mode == CP_MODE_PUSH ? "push" : "poll", cp_policy_name(d.cfg.policy),
 		cp_state_name(d.state));
 	while (d.running) {
+		bool due = cp_http_run_due(d.http);
+		int n;
+
+		if (!d.running)
+			break;
 		/*
 		 * One event per wait: a handler may free another watch (curl
 		 * drops a socket), which must not be left in a batch.
 		 */
-		int n;
-
-		cp_http_run_due(d.http);
-		if (!d.running)
-			break;
-		n = epoll_wait(d.epfd, evs, 1, -1);
+		n = epoll_wait(d.epfd, evs, 1, due ? 0 : -1);
 		if (n < 0 && errno != EINTR) {
 			cp_err("epoll_wait: %m");
 			break;

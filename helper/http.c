@@ -175,13 +175,9 @@ static void cp_http_timeout_action(struct cp_http *h)
 
 bool cp_http_run_due(struct cp_http *h)
 {
-	bool ran = false;
-
-	while (h->due) {
+	if (h->due)
 		cp_http_timeout_action(h);
-		ran = true;
-	}
-	return ran;
+	return h->due;
 }
 
 static void cp_http_on_timer(struct cp_watch *w, uint32_t events)

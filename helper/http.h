@@ -39,9 +39,9 @@ struct cp_http *cp_http_new(int epfd, const char *ca_file, uint32_t timeout_ms,
 			    uint32_t keep_conn_s);
 void cp_http_free(struct cp_http *h);
 /*
- * Run what curl wants done at once (it asked for a 0 ms timeout) and
- * whatever that in turn makes due.  The event loop calls it before each
- * wait.  Returns whether anything ran.
+ * Run what curl wants done at once (it asked for a 0 ms timeout).  The
+ * event loop calls it before each wait; true means more is due at once, so
+ * the wait must not block (other events still get their turn).
  */
 bool cp_http_run_due(struct cp_http *h);
 
