@@ -186,6 +186,11 @@ static struct nl_sock *pr_nl_sock(void)
 	return sk;
 }
 
+void pr_nl_forget(void)
+{
+	pr_family = -1;
+}
+
 int pr_nl_family(void)
 {
 	struct nl_sock *sk = pr_nl_sock();

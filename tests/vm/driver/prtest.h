@@ -52,6 +52,8 @@ struct pr_nl_attr {
 };
 
 int pr_nl_family(void);
+/* Resolve the family again on the next call (after a module reload). */
+void pr_nl_forget(void);
 /* Send @cmd with @attrs, wait for the answer; 0 or the kernel's -errno. */
 int pr_nl_call(int cmd, const struct pr_nl_attr *attrs, struct pr_nl_reply *reply);
 /* Dump LIST_JOBS of engine 0 into @out (at most @max); returns the count or -errno. */
