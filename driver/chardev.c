@@ -260,5 +260,5 @@ const struct file_operations pre_fops = {
 	.poll		= pre_poll,
 	.unlocked_ioctl	= pre_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= no_llseek,
+	/* No .llseek: nonseekable_open() makes lseek fail with -ESPIPE. */
 };

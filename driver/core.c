@@ -38,8 +38,17 @@ module_param_named(speed_bps, pre_speed_bps, ullong, 0444);
 MODULE_PARM_DESC(speed_bps, "Initial engine speed in bytes per second, 0 = unlimited (default 0)");
 
 static dev_t pre_devt;
-static struct class *pre_class;
-/* Set in init, cleared in exit; never changes while the family is registered. */
+/* class_register() takes the same argument on every kernel; class_create() does not. */
+static struct class pre_class = {
+	.name		= "prengine",
+	.dev_groups	= pre_dev_groups,
+};
+
+/*
+ * Published in init once each device is complete (the genl family is
+ * already registered and may look them up), cleared in exit after the
+ * family is gone.
+ */
 static struct pre_dev *pre_devs[PRE_MAX_ENGINES];
 
 struct pre_dev *pre_dev_get_by_index(u32 index)
@@ -48,7 +57,7 @@ struct pre_dev *pre_dev_get_by_index(u32 index)
 
 	if (index >= pre_engines)
 		return NULL;
-	pd = pre_devs[index];
+	pd = READ_ONCE(pre_devs[index]);
 	if (pd)
 		get_device(&pd->dev);
 	return pd;
@@ -85,7 +94,7 @@ static struct pre_dev *pre_dev_create(unsigned int index)
 	pd->next_id = 1;
 
 	device_initialize(&pd->dev);
-	pd->dev.class = pre_class;
+	pd->dev.class = &pre_class;
 	pd->dev.devt = MKDEV(MAJOR(pre_devt), index);
 	pd->dev.release = pre_dev_release;
 	dev_set_drvdata(&pd->dev, pd);
@@ -113,18 +122,28 @@ err_put:
 	return ERR_PTR(ret);
 }
 
-/* Stop the engine and end every job; events still go out. */
+/*
+ * Mark the device dead and end every job; events still go out.  From here
+ * on kicks are no-ops, but the engine work may still be queued or running
+ * until pre_dev_destroy() cancels it.
+ */
 static void pre_dev_stop(struct pre_dev *pd)
 {
 	pre_queue_flush_all(pd);
 	wake_up_interruptible_all(&pd->wq);
-	pd->ops->fini(pd);
 }
 
+/*
+ * Remove every entry point that can reach the device (debugfs, the cdev
+ * and its sysfs attributes; the caller has unregistered the genl family
+ * or never registered it), waiting for the ones in progress, and only
+ * then cancel the engine work: nothing is left that could queue it again.
+ */
 static void pre_dev_destroy(struct pre_dev *pd)
 {
 	pre_debugfs_remove(pd);
 	cdev_device_del(&pd->cdev, &pd->dev);
+	pd->ops->fini(pd);
 	put_device(&pd->dev);
 }
 
@@ -170,13 +189,18 @@ static int __init pre_init(void)
 	if (ret)
 		return ret;
 
-	pre_class = class_create(THIS_MODULE, "prengine");
-	if (IS_ERR(pre_class)) {
-		ret = PTR_ERR(pre_class);
+	ret = class_register(&pre_class);
+	if (ret)
 		goto err_region;
-	}
-	pre_class->dev_groups = pre_dev_groups;
 	pre_debugfs_init();
+
+	/*
+	 * The family first: once a device node exists udev starts the daemons,
+	 * and the module must not fail to load after that if it can help it.
+	 */
+	ret = pre_netlink_init();
+	if (ret)
+		goto err_class;
 
 	for (i = 0; i < pre_engines; i++) {
 		struct pre_dev *pd = pre_dev_create(i);
@@ -185,27 +209,28 @@ static int __init pre_init(void)
 			ret = PTR_ERR(pd);
 			goto err_devs;
 		}
-		pre_devs[i] = pd;
+		WRITE_ONCE(pre_devs[i], pd);
 	}
-
-	ret = pre_netlink_init();
-	if (ret)
-		goto err_devs;
 
 	pr_info("%u engine(s), spool %u KiB, stream buffer %u KiB\n",
 		pre_engines, pre_buffer_kib, pre_stream_kib);
 	return 0;
 
 err_devs:
+	/* The same order as pre_exit(). */
+	for (i = 0; i < pre_engines; i++)
+		if (pre_devs[i])
+			pre_dev_stop(pre_devs[i]);
+	pre_netlink_exit();
 	for (i = 0; i < pre_engines; i++) {
 		if (!pre_devs[i])
 			continue;
-		pre_dev_stop(pre_devs[i]);
 		pre_dev_destroy(pre_devs[i]);
 		pre_devs[i] = NULL;
 	}
+err_class:
 	pre_debugfs_exit();
-	class_destroy(pre_class);
+	class_unregister(&pre_class);
 err_region:
 	unregister_chrdev_region(pre_devt, pre_engines);
 	return ret;
@@ -224,7 +249,7 @@ static void __exit pre_exit(void)
 		pre_devs[i] = NULL;
 	}
 	pre_debugfs_exit();
-	class_destroy(pre_class);
+	class_unregister(&pre_class);
 	unregister_chrdev_region(pre_devt, pre_engines);
 }
 

@@ -5,6 +5,7 @@
  */
 #include <net/genetlink.h>
 
+#include "compat.h"
 #include "prengine.h"
 
 static struct genl_family pre_genl_family;
@@ -189,7 +190,7 @@ static int pre_nl_lockdown_doit(struct sk_buff *skb, struct genl_info *info)
  */
 static int pre_nl_list_jobs_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct nlattr **attrs = pre_dump_attrs(cb);
 	struct list_head *lists[2];
 	struct pre_job *job;
 	struct pre_dev *pd;
@@ -198,11 +199,11 @@ static int pre_nl_list_jobs_dumpit(struct sk_buff *skb, struct netlink_callback 
 	int l, ret = 0;
 
 	if (!cb->args[0]) {
-		if (!info->attrs[PRENGINE_A_ENGINE]) {
+		if (!attrs[PRENGINE_A_ENGINE]) {
 			NL_SET_ERR_MSG(cb->extack, "missing engine attribute");
 			return -EINVAL;
 		}
-		cb->args[0] = nla_get_u32(info->attrs[PRENGINE_A_ENGINE]) + 1;
+		cb->args[0] = nla_get_u32(attrs[PRENGINE_A_ENGINE]) + 1;
 	}
 	pd = pre_dev_get_by_index(cb->args[0] - 1);
 	if (!pd) {

@@ -81,15 +81,26 @@ static void pre_sim_fini(struct pre_dev *pd)
 	cancel_delayed_work_sync(&pd->sim.work);
 }
 
+/*
+ * Called by every entry point after it changed something.  Under the lock,
+ * so that once pre_queue_flush_all() has marked the device dead no kick
+ * can queue the work again, whichever entry point it came through; the
+ * final cancel (pre_sim_fini) then leaves nothing behind.
+ */
 static void pre_sim_kick(struct pre_dev *pd)
 {
 	struct pre_sim *sim = &pd->sim;
 
-	/* A throttled engine keeps its tick; an unlimited one runs now. */
-	if (READ_ONCE(sim->speed_bps))
-		queue_delayed_work(system_wq, &sim->work, msecs_to_jiffies(PRE_SIM_TICK_MS));
-	else
-		mod_delayed_work(system_wq, &sim->work, 0);
+	mutex_lock(&pd->lock);
+	if (!pd->dead) {
+		/* A throttled engine keeps its tick; an unlimited one runs now. */
+		if (READ_ONCE(sim->speed_bps))
+			queue_delayed_work(system_wq, &sim->work,
+					   msecs_to_jiffies(PRE_SIM_TICK_MS));
+		else
+			mod_delayed_work(system_wq, &sim->work, 0);
+	}
+	mutex_unlock(&pd->lock);
 }
 
 const struct pre_engine_ops pre_sim_ops = {
