@@ -7,14 +7,16 @@
  * The current job may hold up to stream_kib of unconsumed data of its own;
  * every other job spools into a pool shared by the engine, of buffer_kib.
  * A writer whose job has no room sleeps until the engine consumes data or
- * its job becomes current.  The current job can always make progress, so
- * writers can never wait on each other in a circle, and the memory an
- * engine holds is at most buffer_kib + stream_kib plus one chunk per writer
- * copying in.
+ * its job becomes current.  The current job can always make progress, and
+ * the memory an engine holds is at most buffer_kib + stream_kib plus one
+ * chunk per writer copying in.
  *
  * The engine picks the oldest committed job first (it is complete, so it
  * prints without waiting), otherwise the oldest job that has data and is
- * not held (PRENGINE_JOB_F_HOLD).  A held job must fit in the pool.
+ * not held (PRENGINE_JOB_F_HOLD).  A held job must fit in the pool, and it
+ * is not picked before its commit, so held jobs still being written that
+ * fill the pool between them could only wait for each other: the write
+ * that would sleep in that circle fails with -ENOBUFS instead.
  */
 #include <linux/crc32.h>
 #include <linux/mm.h>
@@ -82,6 +84,22 @@ static void pre_job_leave_pool_locked(struct pre_job *job)
 		return;
 	job->dev->pool_used -= job->buffered + job->reserved;
 	job->in_pool = false;
+}
+
+/*
+ * Whether only the writers of held, uncommitted jobs can free pool space:
+ * the engine takes nothing from the pool until one of them commits or
+ * aborts, so a writer waiting for room there waits in a circle.
+ */
+static bool pre_pool_stuck_locked(const struct pre_dev *pd)
+{
+	const struct pre_job *job;
+	u64 held = 0;
+
+	list_for_each_entry(job, &pd->jobs, node)
+		if (job->in_pool && (job->flags & PRENGINE_JOB_F_HOLD) && !job->committed)
+			held += job->buffered + job->reserved;
+	return held >= pd->pool_used;
 }
 
 /* How many bytes the writer of @job may add right now. */
@@ -251,7 +269,9 @@ bool pre_job_writable(struct pre_job *job)
 	bool ok;
 
 	mutex_lock(&job->dev->lock);
-	ok = pre_job_write_err_locked(job) || pre_job_room_locked(job) > 0;
+	/* Writable also when the write would fail with -ENOBUFS at once. */
+	ok = pre_job_write_err_locked(job) || pre_job_room_locked(job) > 0 ||
+	     ((job->flags & PRENGINE_JOB_F_HOLD) && pre_pool_stuck_locked(job->dev));
 	mutex_unlock(&job->dev->lock);
 	return ok;
 }
@@ -287,6 +307,12 @@ int pre_job_write(struct pre_job *job, const char __user *buf, size_t len, bool 
 			break;
 		}
 		room = pre_job_room_locked(job);
+		if (!room && (job->flags & PRENGINE_JOB_F_HOLD) && pre_pool_stuck_locked(pd)) {
+			mutex_unlock(&pd->lock);
+			if (!*done)
+				ret = -ENOBUFS;
+			break;
+		}
 		if (!room) {
 			seq = pd->wake_seq;
 			mutex_unlock(&pd->lock);

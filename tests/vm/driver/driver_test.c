@@ -746,6 +746,65 @@ TEST(abort_on_close_and_hold_flags)
 	close(rfd);
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Issue 13, defect 2: two uncommitted held jobs that fill the pool between
+ * them used to sleep forever, each waiting for room only the other could
+ * free.  The write that would wait in that circle fails with ENOBUFS.
+ */
+TEST(two_held_writers_filling_the_pool_do_not_wait_in_a_circle)
+{
+	FILE *f = fopen("/sys/module/prengine/parameters/buffer_kib", "r");
+	unsigned long kib = 0;
+	size_t pool;
+	struct sigaction sa = { .sa_handler = on_alarm };
+	int a, b, rfd = open(PR_DEV, O_RDONLY);
+	uint64_t ida, idb;
+	char *buf;
+	ssize_t n;
+
+	CHECK(f && fscanf(f, "%lu", &kib) == 1, "buffer_kib: %m");
+	fclose(f);
+	pool = kib * 1024;
+	reset_engine();
+	buf = malloc(pool);
+	CHECK(buf, "malloc");
+	memset(buf, 'h', pool);
+	a = open(PR_DEV, O_WRONLY);
+	b = open(PR_DEV, O_WRONLY);
+	ida = pr_declare(a, PRENGINE_SOURCE_LOCAL, PRENGINE_JOB_F_HOLD |
+			 PRENGINE_JOB_F_ABORT_ON_CLOSE, 0, "held-a", NULL);
+	idb = pr_declare(b, PRENGINE_SOURCE_LOCAL, PRENGINE_JOB_F_HOLD |
+			 PRENGINE_JOB_F_ABORT_ON_CLOSE, 0, "held-b", NULL);
+	CHECK(ida && idb, "declare: %m");
+	CHECK(pr_write_all(a, buf, pool / 4 * 3) == 0, "first held job, 3/4 of the pool: %m");
+	/* The rest of the pool goes to b; then b would wait for a, and a for b. */
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(10);
+	for (n = 0; n >= 0;)
+		n = write(b, buf, pool / 2);
+	alarm(TAP_TIMEOUT_S);
+	CHECK(errno == ENOBUFS, "second held job on a full pool: %m (want ENOBUFS, not a sleep)");
+	n = write(a, buf, 4096);
+	CHECK(n < 0 && errno == ENOBUFS, "first held job on the full pool: %zd %m", n);
+	/* Aborting one of them makes room for the other, which then prints. */
+	close(b);
+	CHECK(pr_write_all(a, buf, 4096) == 0, "first held job after the second aborted: %m");
+	CHECK(ioctl(a, PRENGINE_IOC_COMMIT_JOB) == 0, "commit: %m");
+	close(a);
+	struct prengine_job_info info;
+
+	CHECK(pr_wait_job(rfd, ida, &info, 20000) == 0, "complete");
+	CHECK(info.result == PRENGINE_RESULT_PRINTED && info.printed == pool / 4 * 3 + 4096,
+	      "result %u printed %llu", info.result, (unsigned long long)info.printed);
+	free(buf);
+	close(rfd);
+}
+
 static int ctrl_ops_cb(struct nl_msg *msg, void *arg)
 {
 	struct nlattr *tb[CTRL_ATTR_MAX + 1], *op, *ob[CTRL_ATTR_OP_MAX + 1];
