@@ -5,6 +5,7 @@
  */
 #include <linux/fs.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
 #include <linux/slab.h>
 
 #include "prengine.h"
@@ -57,6 +58,8 @@ struct pre_dev *pre_dev_get_by_index(u32 index)
 
 	if (index >= pre_engines)
 		return NULL;
+	/* @index comes from userspace (netlink): no speculation past the end. */
+	index = array_index_nospec(index, pre_engines);
 	pd = READ_ONCE(pre_devs[index]);
 	if (pd)
 		get_device(&pd->dev);

@@ -805,6 +805,28 @@ TEST(two_held_writers_filling_the_pool_do_not_wait_in_a_circle)
 	close(rfd);
 }
 
+/*
+ * Issue 13, defect 5: resv_start_op past the last command turned off the
+ * check of the genl header's reserved field for every command.
+ */
+TEST(netlink_header_reserved_field_must_be_zero)
+{
+	struct pr_nl_attr a[] = { { .type = PRENGINE_A_ENGINE, .u32 = 0 }, { 0 } };
+	struct pr_nl_reply out[4];
+	int r;
+
+	reset_engine();
+	CHECK(pr_nl_call(PRENGINE_CMD_GET_STATE, a, NULL) == 0, "GET_STATE");
+	pr_nl_reserved = 1;
+	r = pr_nl_call(PRENGINE_CMD_GET_STATE, a, NULL);
+	CHECK(r == -EINVAL, "GET_STATE with reserved 1: %d", r);
+	r = pr_nl_call(PRENGINE_CMD_LOCKDOWN, a, NULL);
+	CHECK(r == -EINVAL, "LOCKDOWN with reserved 1: %d", r);
+	r = pr_nl_list_jobs(out, 4);
+	CHECK(r == -EINVAL, "LIST_JOBS with reserved 1: %d", r);
+	pr_nl_reserved = 0;
+}
+
 static int ctrl_ops_cb(struct nl_msg *msg, void *arg)
 {
 	struct nlattr *tb[CTRL_ATTR_MAX + 1], *op, *ob[CTRL_ATTR_OP_MAX + 1];

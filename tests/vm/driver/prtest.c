@@ -170,6 +170,7 @@ int pr_speed(uint64_t bps)
 /* ---- generic netlink ---- */
 
 static int pr_family = -1;
+uint8_t pr_nl_reserved;
 
 static struct nl_sock *pr_nl_sock(void)
 {
@@ -284,6 +285,7 @@ static int pr_nl_exchange(int cmd, int flags, const struct pr_nl_attr *attrs,
 	cb = nl_cb_alloc(NL_CB_DEFAULT);
 	genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, pr_family, 0, flags, cmd,
 		    PRENGINE_GENL_VERSION);
+	((struct genlmsghdr *)nlmsg_data(nlmsg_hdr(msg)))->reserved = pr_nl_reserved;
 	for (; attrs && attrs->type; attrs++) {
 		if (attrs->len)
 			nla_put(msg, attrs->type, attrs->len, attrs->data);

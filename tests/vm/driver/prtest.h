@@ -52,6 +52,8 @@ struct pr_nl_attr {
 };
 
 int pr_nl_family(void);
+/* The genlmsghdr reserved field of the requests sent (normally 0). */
+extern uint8_t pr_nl_reserved;
 /* Resolve the family again on the next call (after a module reload). */
 void pr_nl_forget(void);
 /* Send @cmd with @attrs, wait for the answer; 0 or the kernel's -errno. */
