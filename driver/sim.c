@@ -6,6 +6,7 @@
  * and stops while a fault (jam, paper out, offline) is set.
  */
 #include <linux/jiffies.h>
+#include <linux/math64.h>
 #include <linux/sched.h>
 
 #include "prengine.h"
@@ -30,7 +31,8 @@ static void pre_sim_work(struct work_struct *work)
 		unsigned long dt = min_t(unsigned long, now - sim->last,
 					 2 * msecs_to_jiffies(PRE_SIM_TICK_MS));
 
-		budget = div_u64(speed * jiffies_to_usecs(dt), USEC_PER_SEC);
+		/* 128-bit product: any u64 speed from debugfs is fine. */
+		budget = mul_u64_u32_div(speed, jiffies_to_usecs(dt), USEC_PER_SEC);
 	} else {
 		budget = SIZE_MAX;
 	}

@@ -806,6 +806,30 @@ TEST(two_held_writers_filling_the_pool_do_not_wait_in_a_circle)
 }
 
 /*
+ * Issue 13, defect 5: speed x elapsed time overflowed 64 bits for huge
+ * debugfs speeds, and the engine got a budget of 0 bytes per tick.
+ */
+TEST(huge_debugfs_speed_still_prints)
+{
+	static char buf[65536];
+	struct prengine_job_info info;
+	int rfd = open(PR_DEV, O_RDONLY);
+	uint64_t id;
+
+	reset_engine();
+	pr_fill(buf, sizeof(buf), 7);
+	CHECK(pr_speed(1ULL << 63) == 0, "speed 2^63: %m");
+	id = submit(PRENGINE_SOURCE_LOCAL, NULL, buf, sizeof(buf));
+	CHECK(pr_wait_job(rfd, id, &info, 10000) == 0,
+	      "a job at speed 2^63 did not complete in 10 s (printed %llu)",
+	      (unsigned long long)info.printed);
+	CHECK(info.result == PRENGINE_RESULT_PRINTED && info.crc32 == pr_crc32(0, buf, sizeof(buf)),
+	      "result %u crc %#x", info.result, info.crc32);
+	CHECK(pr_speed(0) == 0, "speed 0: %m");
+	close(rfd);
+}
+
+/*
  * Issue 13, defect 5: resv_start_op past the last command turned off the
  * check of the genl header's reserved field for every command.
  */
