@@ -86,7 +86,9 @@ size_t usb_ffs_descriptors(uint8_t *buf, size_t cap)
 
 	put32(&w, FUNCTIONFS_DESCRIPTORS_MAGIC_V2);
 	put32(&w, 0);		/* length, below */
-	put32(&w, FUNCTIONFS_HAS_FS_DESC | FUNCTIONFS_HAS_HS_DESC | FUNCTIONFS_HAS_SS_DESC);
+	/* ALL_CTRL_RECIP: usblp sends SOFT_RESET to recipient "other". */
+	put32(&w, FUNCTIONFS_HAS_FS_DESC | FUNCTIONFS_HAS_HS_DESC | FUNCTIONFS_HAS_SS_DESC |
+	      FUNCTIONFS_ALL_CTRL_RECIP);
 	put32(&w, 3);		/* full speed: interface, 2 endpoints */
 	put32(&w, 3);		/* high speed */
 	put32(&w, 5);		/* super speed: and 2 companions */
@@ -124,11 +126,18 @@ enum usb_prn_reply usb_prn_setup(const struct usb_ctrlrequest *req, const char *
 				 bool *soft_reset)
 {
 	size_t want = le16toh(req->wLength), n;
+	unsigned int recip = req->bRequestType & USB_RECIP_MASK;
 
 	*len = 0;
 	*soft_reset = false;
-	if ((req->bRequestType & USB_TYPE_MASK) != USB_TYPE_CLASS ||
-	    (req->bRequestType & USB_RECIP_MASK) != USB_RECIP_INTERFACE)
+	if ((req->bRequestType & USB_TYPE_MASK) != USB_TYPE_CLASS)
+		return USB_PRN_STALL;
+	/*
+	 * The class requests go to the interface; SOFT_RESET was "other"
+	 * (0x23) in the printer class 1.0 text, and usblp still sends that.
+	 */
+	if (recip != USB_RECIP_INTERFACE &&
+	    !(recip == USB_RECIP_OTHER && req->bRequest == USB_PRN_SOFT_RESET))
 		return USB_PRN_STALL;
 	switch (req->bRequest) {
 	case USB_PRN_GET_DEVICE_ID:

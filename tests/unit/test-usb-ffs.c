@@ -32,7 +32,7 @@ static void test_descriptors(void **state)
 	assert_int_equal(le32(b), FUNCTIONFS_DESCRIPTORS_MAGIC_V2);
 	assert_int_equal(le32(b + 4), n);
 	assert_int_equal(le32(b + 8), FUNCTIONFS_HAS_FS_DESC | FUNCTIONFS_HAS_HS_DESC |
-			 FUNCTIONFS_HAS_SS_DESC);
+			 FUNCTIONFS_HAS_SS_DESC | FUNCTIONFS_ALL_CTRL_RECIP);
 	assert_int_equal(le32(b + 12), 3);
 	assert_int_equal(le32(b + 16), 3);
 	assert_int_equal(le32(b + 20), 5);
@@ -135,6 +135,18 @@ static void test_port_status_and_reset(void **state)
 			 USB_PRN_ACK);
 	assert_true(reset);
 	assert_int_equal(len, 0);
+	/* usblp's SOFT_RESET: recipient "other" (0x23). */
+	r = req(USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER, USB_PRN_SOFT_RESET, 0);
+	assert_int_equal(usb_prn_setup(&r, ID, 0x30, out, sizeof(out), &len, &reset),
+			 USB_PRN_ACK);
+	assert_true(reset);
+	/* Only SOFT_RESET is taken from "other"; nothing from the device. */
+	r = req(USB_DIR_IN | USB_TYPE_CLASS | USB_RECIP_OTHER, USB_PRN_GET_PORT_STATUS, 1);
+	assert_int_equal(usb_prn_setup(&r, ID, 0x30, out, sizeof(out), &len, &reset),
+			 USB_PRN_STALL);
+	r = req(USB_DIR_IN | USB_TYPE_CLASS | USB_RECIP_DEVICE, USB_PRN_GET_PORT_STATUS, 1);
+	assert_int_equal(usb_prn_setup(&r, ID, 0x30, out, sizeof(out), &len, &reset),
+			 USB_PRN_STALL);
 	r = req(CLASS_IN, USB_PRN_SOFT_RESET, 1);
 	assert_int_equal(usb_prn_setup(&r, ID, 0x30, out, sizeof(out), &len, &reset),
 			 USB_PRN_STALL);
