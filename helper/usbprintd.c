@@ -96,6 +96,7 @@ struct usbprintd {
 	bool enabled;		/* host configured the interface */
 	bool bound;		/* gadget bound to a UDC */
 	bool quit;		/* ep0 failed: exit, the service restarts us */
+	char udc_seen[256];	/* syspath of the controller seen last */
 	struct rx rx;
 
 	char engine_node[64];
@@ -845,7 +846,15 @@ static void device_added(struct usbprintd *d, const char *sub, const char *node,
 			 const char *syspath)
 {
 	if (!strcmp(sub, "udc")) {
-		gadget_bind(d);		/* a controller appeared */
+		/*
+		 * A controller appeared: bind.  Its "change" events (the
+		 * gadget bound or unbound, by us or by the administrator)
+		 * come for the same syspath and bind nothing.
+		 */
+		if (!strcmp(d->udc_seen, syspath))
+			return;
+		snprintf(d->udc_seen, sizeof(d->udc_seen), "%s", syspath);
+		gadget_bind(d);
 	} else if (!strcmp(sub, "prengine") && node[0] &&
 		   (!d->o.engine || !strcmp(d->o.engine, node))) {
 		if (d->engine_node[0] && strcmp(d->engine_node, node))
@@ -856,9 +865,12 @@ static void device_added(struct usbprintd *d, const char *sub, const char *node,
 	}
 }
 
-static void device_removed(struct usbprintd *d, const char *node)
+static void device_removed(struct usbprintd *d, const char *sub, const char *node,
+			   const char *syspath)
 {
-	if (node[0] && !strcmp(node, d->engine_node)) {
+	if (!strcmp(sub, "udc") && !strcmp(d->udc_seen, syspath))
+		d->udc_seen[0] = '\0';
+	else if (node[0] && !strcmp(node, d->engine_node)) {
 		engine_close(d, "engine removed");
 		d->engine_node[0] = '\0';
 	}
@@ -873,7 +885,7 @@ static void on_device(void *ctx, bool added, const char *sub, const char *node,
 	if (added)
 		device_added(d, sub, node, syspath);
 	else
-		device_removed(d, node);
+		device_removed(d, sub, node, syspath);
 }
 
 /* ---- main ---- */
