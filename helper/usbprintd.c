@@ -188,6 +188,8 @@ static void status_read(struct usbprintd *d)
 /* ---- jobs ---- */
 
 static void rx_drain(struct usbprintd *d);
+static unsigned int rx_harvest(struct usbprintd *d);
+static bool rx_pending(const struct usbprintd *d);
 
 static int job_declare(struct usbprintd *d)
 {
@@ -328,8 +330,18 @@ static void idle_expired(struct usbprintd *d)
 
 	if (read(d->idle_fd, &x, sizeof(x)) < 0)
 		return;
-	if (d->rlen || d->wlen)
+	if (d->rlen || d->wlen || d->declare_wait)
 		return;		/* blocked on the engine, not idle */
+	/*
+	 * Packets that completed in the same turn of the loop (their event
+	 * not handled yet) mean the host is not idle: take them first.
+	 */
+	if (rx_harvest(d) || rx_pending(d)) {
+		rx_drain(d);
+		if (d->job_open || usb_split_started(&d->split))
+			arm_timer(d->idle_fd, d->o.idle_ms);
+		return;
+	}
 	if (d->job_open && usb_split_has_content(&d->split)) {
 		log_info("job %" PRIu64 ": idle for %u ms, ends", d->job_id, d->o.idle_ms);
 		job_commit(d);
@@ -439,17 +451,21 @@ static void rx_submit(struct usbprintd *d)
 	}
 }
 
-/* Completions: mark them done; consumed in submission order by rx_drain. */
-static void rx_event(struct usbprintd *d)
+/*
+ * Completions: mark them done; consumed in submission order by rx_drain.
+ * Returns how many completed.
+ */
+static unsigned int rx_harvest(struct usbprintd *d)
 {
 	struct rx *r = &d->rx;
 	struct io_event evs[128];
 	struct timespec zero = { 0, 0 };
+	unsigned int got = 0;
 	uint64_t x;
 	long n, i;
 
 	if (read(r->efd, &x, sizeof(x)) < 0)
-		return;
+		return 0;
 	do {
 		n = sys_io_getevents(r->ctx, 0, 128, evs, &zero);
 		for (i = 0; i < n; i++) {
@@ -460,10 +476,17 @@ static void rx_event(struct usbprintd *d)
 			r->res[s] = evs[i].res;
 			r->state[s] = SLOT_DONE;
 			r->queued--;
+			got++;
 			if (evs[i].res < 0)
 				log_dbg("receive request: %s", strerror((int)-evs[i].res));
 		}
 	} while (n == 128);
+	return got;
+}
+
+static void rx_event(struct usbprintd *d)
+{
+	rx_harvest(d);
 	rx_drain(d);
 }
 
@@ -504,6 +527,14 @@ static void rx_drain(struct usbprintd *d)
 		}
 	}
 	rx_submit(d);
+}
+
+/* A completed packet waits to be consumed. */
+static bool rx_pending(const struct usbprintd *d)
+{
+	const struct rx *r = &d->rx;
+
+	return r->head < r->tail && r->state[r->head % r->n] == SLOT_DONE;
 }
 
 /* Drop the packets received and not consumed (unbind, soft reset). */
