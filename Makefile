@@ -54,6 +54,8 @@ install: all
 	for p in cloudprintd usbprintd; do \
 		test ! -x build/helper/$$p || install -m 0755 build/helper/$$p $(DESTDIR)$(SBINDIR)/; done
 	test ! -x build/helper/cloudprintctl || install -m 0755 build/helper/cloudprintctl $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(PREFIX)/lib/prengine
+	install -m 0755 scripts/gadget-setup.sh scripts/gadget-teardown.sh $(DESTDIR)$(PREFIX)/lib/prengine/
 	install -d $(DESTDIR)$(PREFIX)/include/linux
 	install -m 0644 include/uapi/linux/prengine.h $(DESTDIR)$(PREFIX)/include/linux/
 	if ls udev/*.rules >/dev/null 2>&1; then \

@@ -70,8 +70,9 @@ static void cp_devmon_report(struct cp_devmon *m, struct udev_device *dev, bool 
 	const char *sub = udev_device_get_subsystem(dev);
 	const char *node = udev_device_get_devnode(dev);
 
-	if (sub && node)
-		m->fn(m->ctx, added, sub, node, udev_device_get_syspath(dev));
+	/* A device without a node (a USB device controller) is reported with "". */
+	if (sub)
+		m->fn(m->ctx, added, sub, node ? node : "", udev_device_get_syspath(dev));
 }
 
 void cp_devmon_dispatch(struct cp_devmon *m)

@@ -10,7 +10,10 @@
 
 struct cp_devmon;
 
-/* @added is false for "remove"; @node is the /dev path, @syspath the sysfs one. */
+/*
+ * @added is false for "remove"; @node is the /dev path ("" for a device
+ * without one, such as a USB device controller), @syspath the sysfs one.
+ */
 typedef void (*cp_devmon_fn)(void *ctx, bool added, const char *subsystem, const char *node,
 			     const char *syspath);
 

@@ -13,6 +13,7 @@ linux-image-6.12-rt-amd64 linux-headers-6.12-rt-amd64
 qemu-system-x86 busybox-static cpio kmod iproute2 udev systemd
 libcurl4-openssl-dev libcjson-dev libssl-dev libnl-3-dev libnl-genl-3-dev
 libudev-dev libusb-1.0-0-dev libcmocka-dev
+cups
 python3 openssl curl xz-utils
 "
 
