@@ -12,6 +12,7 @@
 
 #include "creds.h"
 #include "crashpoint.h"
+#include "statefile.h"
 
 static const char *const mark_names[] = {
 	[CP_CREDS_NONE] = "none",
@@ -19,19 +20,6 @@ static const char *const mark_names[] = {
 	[CP_CREDS_DELETED] = "deleted",
 	[CP_CREDS_SUSPENDED] = "suspended",
 };
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		r = -errno;
-	close(fd);
-	return r;
-}
 
 static int copy_field(const cJSON *root, const char *name, char *out, size_t size)
 {
@@ -83,11 +71,9 @@ out:
 
 int cp_creds_store(const char *dir, const struct cp_creds *c)
 {
-	char tmp[512], path[512];
 	cJSON *root = cJSON_CreateObject();
 	char *text;
-	size_t len;
-	int fd, r = 0;
+	int r;
 
 	cJSON_AddStringToObject(root, "printer_id", c->printer_id);
 	cJSON_AddStringToObject(root, "printer_secret", c->secret);
@@ -97,54 +83,7 @@ int cp_creds_store(const char *dir, const struct cp_creds *c)
 	cJSON_Delete(root);
 	if (!text)
 		return -ENOMEM;
-	len = strlen(text);
-
-	snprintf(tmp, sizeof(tmp), "%s/." CP_CREDS_FILE ".tmp", dir);
-	snprintf(path, sizeof(path), "%s/" CP_CREDS_FILE, dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (cp_crashpoint("creds-store-opened")) {
-		r = -EINTR;
-		close(fd);
-		goto out;
-	}
-	errno = 0;
-	if (fchmod(fd, 0600) || write(fd, text, len) != (ssize_t)len) {
-		r = errno ? -errno : -EIO;
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (cp_crashpoint("creds-store-written")) {
-		r = -EINTR;
-		close(fd);
-		goto out;
-	}
-	if (fsync(fd)) {
-		r = -errno;
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	close(fd);
-	if (cp_crashpoint("creds-store-synced")) {
-		r = -EINTR;
-		goto out;
-	}
-	if (rename(tmp, path)) {
-		r = -errno;
-		unlink(tmp);
-		goto out;
-	}
-	if (cp_crashpoint("creds-store-renamed")) {
-		r = -EINTR;
-		goto out;
-	}
-	r = fsync_dir(dir);
-out:
+	r = cp_statefile_replace(dir, CP_CREDS_FILE, text, strlen(text), "creds-store");
 	free(text);
 	return r;
 }
@@ -160,5 +99,5 @@ int cp_creds_delete(const char *dir)
 		return -errno;
 	if (cp_crashpoint("creds-delete-unlinked"))
 		return -EINTR;
-	return fsync_dir(dir);
+	return cp_statefile_fsync_dir(dir);
 }
