@@ -52,6 +52,7 @@
 #define CPD_RETRY_AFTER_MAX_MS	(3600U * 1000)
 #define CPD_URL_LEN		(CP_URL_MAX + 256)
 #define CPD_ENGINE_RETRY_MS	200		/* node there, netlink family not yet */
+#define CPD_SPOOL_DEFAULT	(4096ULL << 10)	/* the driver's default buffer_kib */
 /*
  * The cloud closes a connection idle for 60 s (docs/protocol.md, section 1).
  * Reusing one idle almost that long races the server's close, so such a
@@ -66,6 +67,7 @@ struct cpd_job {
 	char sha256[65];
 	uint64_t size;
 	uint64_t got;
+	bool hold;			/* held in the driver until committed */
 	EVP_MD_CTX *md;
 	struct cp_engine_job ej;
 	struct cp_jobfeed feed;		/* into ej.fd, never blocking */
@@ -126,6 +128,9 @@ struct cpd {
 
 	struct cpd_job jobs[CPD_JOBS_MAX];
 	struct cpd_printing printing[64];
+	uint64_t spool;			/* the driver's spool, bytes */
+	bool deferred;			/* a listed job waits for admission */
+	bool admit_blocked;		/* this listing deferred a held job */
 
 	uint32_t poll_advice_ms;	/* the cloud's poll_interval, 0: none */
 
@@ -249,6 +254,8 @@ static void cpd_job_wait_room(struct cpd_job *j, bool on)
 
 static void cpd_job_end(struct cpd_job *j)
 {
+	struct cpd *d = j->d;
+
 	if (j->ej.fd >= 0)
 		epoll_ctl(j->d->epfd, EPOLL_CTL_DEL, j->ej.fd, NULL);
 	j->waiting = false;
@@ -259,6 +266,10 @@ static void cpd_job_end(struct cpd_job *j)
 		EVP_MD_CTX_free(j->md);
 	j->md = NULL;
 	j->active = false;
+	/* Room for a job that was not admitted: a stream lists it only on request. */
+	if (d->deferred && d->cfg.mode == CP_MODE_PUSH && d->state == CP_STATE_REGISTERED)
+		cpd_resync_later(d);
+	d->deferred = false;
 }
 
 /*
@@ -327,6 +338,33 @@ static void cpd_on_job_room(struct cp_watch *w, uint32_t events)
 	}
 }
 
+/*
+ * A job that is not held prints as it arrives.  If it must end before its
+ * commit and the engine has printed some of it already, printing it again
+ * would print that part twice: it is aborted and reported failed, once.
+ * False (nothing printed; the caller goes on as for a held job).
+ */
+static bool cpd_job_printed_part(struct cpd_job *j, const char *why)
+{
+	struct cpd *d = j->d;
+	struct prengine_job_info info;
+	char detail[160];
+	uint64_t id = j->ej.id;
+
+	if (j->hold)
+		return false;
+	cp_engine_job_abort(&j->ej);
+	if (cp_engine_job_info(&d->eng, id, &info) || !info.printed)
+		return false;
+	snprintf(detail, sizeof(detail), "%s after %llu of %llu bytes had printed", why,
+		 (unsigned long long)info.printed, (unsigned long long)j->size);
+	cpd_error(d, "job %s: %s; aborted", j->id, detail);
+	d->jobs_failed++;
+	cpd_post_status(d, j->id, "failed", -1, detail);
+	cpd_job_end(j);
+	return true;
+}
+
 static void cpd_job_done(void *ctx, const struct cp_http_result *res)
 {
 	struct cpd_job *j = ctx;
@@ -342,6 +380,8 @@ static void cpd_job_done(void *ctx, const struct cp_http_result *res)
 		return;
 	}
 	if (v != CP_VERDICT_OK || j->got != j->size) {
+		if (cpd_job_printed_part(j, "download failed"))
+			return;
 		/* Not a verdict on the job: it stays listed and comes back. */
 		cp_warn("job %s: download failed (%ld, %llu/%llu bytes); will retry", j->id,
 			res->status, (unsigned long long)j->got, (unsigned long long)j->size);
@@ -355,6 +395,8 @@ static void cpd_job_done(void *ctx, const struct cp_http_result *res)
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	if (strcmp(hex, j->sha256)) {
+		if (cpd_job_printed_part(j, "sha256 mismatch"))
+			return;
 		cp_warn("job %s: SHA-256 mismatch, aborted before printing", j->id);
 		d->jobs_failed++;
 		cpd_post_status(d, j->id, "failed", -1, "sha256 mismatch");
@@ -415,10 +457,43 @@ static int cpd_job_watch(struct cpd_job *j)
 	return epoll_ctl(j->d->epfd, EPOLL_CTL_ADD, j->ej.fd, &ev);
 }
 
+/*
+ * Admission.  A held job's bytes stay in the driver's spool until it is
+ * committed, so held downloads whose sizes add up to more than the spool
+ * would wait for each other's room for ever.  A held download starts only
+ * while the held ones add up to at most the spool, in the order listed.
+ * A job bigger than the spool cannot be held (the driver refuses it with
+ * EFBIG): it prints as it arrives, one such job at a time.
+ */
+static bool cpd_job_admit(struct cpd *d, uint64_t size, bool hold)
+{
+	uint64_t held = 0;
+	bool streaming = false, busy = false;
+
+	for (unsigned int i = 0; i < CPD_JOBS_MAX; i++) {
+		if (!d->jobs[i].active)
+			continue;
+		busy = true;
+		if (d->jobs[i].hold)
+			held += d->jobs[i].size;
+		else
+			streaming = true;
+	}
+	if (!busy)
+		return true;	/* alone, any job makes progress */
+	if (hold && (d->admit_blocked || held + size > d->spool))
+		d->admit_blocked = true;
+	else if (hold || !streaming)
+		return true;
+	d->deferred = true;
+	return false;
+}
+
 static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
 {
 	struct cpd_job *j = NULL;
 	size_t slen = strlen(d->cfg.server);
+	bool hold = cj->size <= d->spool;
 	int r;
 
 	if (cpd_job_known(d, cj->id))
@@ -437,8 +512,15 @@ static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
 	for (unsigned int i = 0; i < CPD_JOBS_MAX; i++)
 		if (!d->jobs[i].active)
 			j = &d->jobs[i];
-	if (!j)
+	if (!j) {
+		d->deferred = true;
 		return;		/* all slots busy: the next poll lists it again */
+	}
+	if (!cpd_job_admit(d, cj->size, hold)) {
+		cp_dbg("job %s (%llu bytes): waits for room in the spool", cj->id,
+		       (unsigned long long)cj->size);
+		return;
+	}
 
 	memset(j, 0, sizeof(*j));
 	j->d = d;
@@ -449,7 +531,11 @@ static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
 	memcpy(j->name, cj->name, sizeof(j->name));
 	memcpy(j->sha256, cj->sha256, sizeof(j->sha256));
 	j->size = cj->size;
-	r = cp_engine_job_begin(&d->eng, &j->ej, j->id, j->name, j->size);
+	j->hold = hold;
+	if (!hold)
+		cp_info("job %s: %llu bytes, more than the spool: printed as it arrives", j->id,
+			(unsigned long long)j->size);
+	r = cp_engine_job_begin(&d->eng, &j->ej, j->id, j->name, j->size, hold);
 	if (r) {
 		cpd_error(d, "job %s: the driver refused it: %s", j->id, strerror(-r));
 		return;
@@ -633,6 +719,7 @@ static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
 	cpd_take_poll_advice(d, advice);
 	if (skipped)
 		cpd_error(d, "jobs list: %zu entr(ies) of the wrong shape, skipped", skipped);
+	d->admit_blocked = false;
 	for (size_t i = 0; i < n && d->state == CP_STATE_REGISTERED; i++)
 		cpd_job_start(d, &jobs[i]);
 	if (d->state == CP_STATE_REGISTERED && d->cfg.mode == CP_MODE_POLL)
@@ -1025,6 +1112,7 @@ static void cpd_stop_cloud(struct cpd *d)
 	cp_timer_disarm(d->heartbeat_timer.fd);
 	d->heartbeat_in_flight = false;
 	d->resync = false;
+	d->deferred = false;		/* no resync when the jobs end below */
 	cpd_stop_poll(d);
 	d->request_in_flight = false;
 	for (unsigned int i = 0; i < CPD_JOBS_MAX; i++)
@@ -1344,7 +1432,13 @@ static void cpd_engine_attach(struct cpd *d)
 		return;
 	}
 	d->engine_up = true;
-	cp_info("%s is there", d->engine_node);
+	d->spool = cp_engine_spool_bytes();
+	if (!d->spool) {
+		cp_warn("the driver's buffer_kib cannot be read: assuming %llu KiB",
+			CPD_SPOOL_DEFAULT >> 10);
+		d->spool = CPD_SPOOL_DEFAULT;
+	}
+	cp_info("%s is there (spool %llu KiB)", d->engine_node, (unsigned long long)d->spool >> 10);
 	if (cpd_reconcile(d)) {
 		d->failed = true;
 		d->running = false;
