@@ -40,6 +40,7 @@
 #include "engine.h"
 #include "http.h"
 #include "jobfeed.h"
+#include "ledger.h"
 #include "log.h"
 #include "policy.h"
 #include "push.h"
@@ -52,6 +53,7 @@
 #define CPD_RETRY_AFTER_MAX_MS	(3600U * 1000)
 #define CPD_URL_LEN		(CP_URL_MAX + 256)
 #define CPD_ENGINE_RETRY_MS	200		/* node there, netlink family not yet */
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 #define CPD_SPOOL_DEFAULT	(4096ULL << 10)	/* the driver's default buffer_kib */
 /*
  * The cloud closes a connection idle for 60 s (docs/protocol.md, section 1).
@@ -75,6 +77,25 @@ struct cpd_job {
 	bool waiting;			/* for room in the driver */
 	struct cp_http_req *paused;	/* the download, paused for room */
 	bool downloaded;		/* complete and checked; commit once written */
+	struct cpd *d;
+};
+
+/*
+ * A job status the cloud has not taken yet.  Posts are idempotent (the
+ * cloud accepts the same state again), so a failed one is sent again after
+ * a backoff, until the cloud answers; a newer state for the job replaces
+ * one not yet sent, and waits for one in flight.
+ */
+struct cpd_status {
+	bool used;
+	bool in_flight;
+	char id[64];
+	const char *state;		/* wanted: printing, done, failed, aborted */
+	long crc;			/* -1: none */
+	char detail[160];
+	const char *sent;		/* the state of the post in flight */
+	struct cp_backoff backoff;
+	uint64_t due_ms;		/* next try, CLOCK_MONOTONIC */
 	struct cpd *d;
 };
 
@@ -129,6 +150,9 @@ struct cpd {
 	struct cpd_job jobs[CPD_JOBS_MAX];
 	struct cpd_printing printing[64];
 	uint64_t spool;			/* the driver's spool, bytes */
+	struct cpd_status status[64];
+	struct cp_watch status_timer;
+	struct cp_ledger ledger;	/* handed to the engine, final status not taken */
 	bool deferred;			/* a listed job waits for admission */
 	bool admit_blocked;		/* this listing deferred a held job */
 
@@ -243,6 +267,10 @@ static uint32_t cpd_poll_delay(const struct cpd *d)
 static void cpd_post_status(struct cpd *d, const char *job_id, const char *state, long crc,
 			    const char *detail);
 static void cpd_resync_later(struct cpd *d);
+static void cpd_refresh_token(struct cpd *d);
+static void cpd_ledger_save(struct cpd *d);
+static bool cpd_status_pending(const struct cpd *d, const char *job_id);
+static void cpd_ledger_post(struct cpd *d, const struct cp_ledger_entry *e);
 
 static void cpd_job_wait_room(struct cpd_job *j, bool on)
 {
@@ -411,24 +439,50 @@ static void cpd_job_done(void *ctx, const struct cp_http_result *res)
 		cpd_job_commit(j);
 }
 
-/* Every byte is in the driver and the SHA-256 checked out: print it. */
+/* Follow engine job @engine_job (cloud job @id) to its completion event. */
+static bool cpd_printing_add(struct cpd *d, const char *id, uint64_t engine_job)
+{
+	for (unsigned int i = 0; i < ARRAY_SIZE(d->printing); i++) {
+		struct cpd_printing *p = &d->printing[i];
+		size_t n = strnlen(id, sizeof(p->id) - 1);
+
+		if (!p->engine_job) {
+			p->engine_job = engine_job;
+			memcpy(p->id, id, n);
+			p->id[n] = '\0';
+			return true;
+		}
+	}
+	cpd_error(d, "job %s: too many jobs on the engine to follow", id);
+	return false;
+}
+
+/*
+ * Every byte is in the driver and the SHA-256 checked out: print it.  The
+ * ledger has the job before the engine does, so that no restart prints it
+ * twice.
+ */
 static void cpd_job_commit(struct cpd_job *j)
 {
 	struct cpd *d = j->d;
-	unsigned int i;
+	bool dropped;
 
-	if (cp_engine_job_commit(&j->ej)) {
-		cpd_error(d, "job %s: commit refused", j->id);
+	if (!cp_ledger_add(&d->ledger, j->id, j->ej.id, j->size, &dropped)) {
+		cpd_error(d, "job %s: its id does not fit the ledger; not printed", j->id);
 		cpd_job_end(j);
 		return;
 	}
-	for (i = 0; i < sizeof(d->printing) / sizeof(d->printing[0]); i++) {
-		if (!d->printing[i].engine_job) {
-			d->printing[i].engine_job = j->ej.id;
-			snprintf(d->printing[i].id, sizeof(d->printing[i].id), "%s", j->id);
-			break;
-		}
+	if (dropped)
+		cp_warn("the ledger of printed jobs is full: its oldest entry is forgotten");
+	cpd_ledger_save(d);
+	if (cp_engine_job_commit(&j->ej)) {
+		cpd_error(d, "job %s: commit refused", j->id);
+		cp_ledger_remove(&d->ledger, j->id);
+		cpd_ledger_save(d);
+		cpd_job_end(j);
+		return;
 	}
+	cpd_printing_add(d, j->id, j->ej.id);
 	cp_info("job %s (%s, %llu bytes) handed to the engine as job %llu", j->id, j->name,
 		(unsigned long long)j->size, (unsigned long long)j->ej.id);
 	cpd_post_status(d, j->id, "printing", -1, NULL);
@@ -494,10 +548,18 @@ static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
 	struct cpd_job *j = NULL;
 	size_t slen = strlen(d->cfg.server);
 	bool hold = cj->size <= d->spool;
+	struct cp_ledger_entry *e;
 	int r;
 
 	if (cpd_job_known(d, cj->id))
 		return;
+	e = cp_ledger_find(&d->ledger, cj->id);
+	if (e) {
+		/* Handed to the engine already: never again; the cloud has yet to hear. */
+		if (!cpd_status_pending(d, cj->id))
+			cpd_ledger_post(d, e);
+		return;
+	}
 	if (cj->refused) {
 		cpd_error(d, "job %s: %s", cj->id, cj->refused);
 		cpd_post_status(d, cj->id, "failed", -1, cj->refused);
@@ -554,36 +616,264 @@ static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
 		cpd_job_end(j);
 }
 
-static void cpd_status_done(void *ctx, const struct cp_http_result *res)
+static uint64_t cpd_now_ms(void)
 {
-	struct cpd *d = ctx;
+	struct timespec t;
 
-	if (cpd_classify(d, "job status", res) == CP_VERDICT_DELETED)
-		cpd_on_deletion(d);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static void cpd_post_status(struct cpd *d, const char *job_id, const char *state, long crc,
-			    const char *detail)
+static bool cpd_final_state(const char *state)
 {
+	return strcmp(state, "printing") != 0;
+}
+
+static void cpd_ledger_save(struct cpd *d)
+{
+	int r = cp_ledger_store(d->cfg.state_dir, &d->ledger);
+
+	if (r)
+		cpd_error(d, "storing the printed jobs (%s) failed: %s", CP_LEDGER_FILE,
+			  strerror(-r));
+}
+
+/* Arm the status timer for the earliest post waiting to be sent again. */
+static void cpd_status_arm(struct cpd *d)
+{
+	uint64_t now = cpd_now_ms(), due = UINT64_MAX;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(d->status); i++) {
+		const struct cpd_status *p = &d->status[i];
+
+		if (p->used && !p->in_flight && p->due_ms < due)
+			due = p->due_ms;
+	}
+	if (due == UINT64_MAX)
+		cp_timer_disarm(d->status_timer.fd);
+	else
+		cp_timer_arm(d->status_timer.fd, due > now ? (uint32_t)(due - now) : 0);
+}
+
+static void cpd_status_send(struct cpd_status *p);
+
+/* The answer is the cloud's JSON error @code with HTTP @status (protocol §2). */
+static bool cpd_cloud_error(const struct cp_http_result *res, long status, const char *code)
+{
+	struct cp_pattern pat = { .status = (int)status, .field = "error.code" };
+	struct cp_answer a = cpd_answer(res);
+
+	snprintf(pat.value, sizeof(pat.value), "%s", code);
+	return cp_pattern_matches(&pat, &a);
+}
+
+/* The cloud has taken @state for the job (or has it final already). */
+static void cpd_status_taken(struct cpd_status *p, const char *state)
+{
+	struct cpd *d = p->d;
+
+	if (cpd_final_state(state) && cp_ledger_remove(&d->ledger, p->id))
+		cpd_ledger_save(d);
+	if (p->state != state && !cpd_final_state(state)) {
+		cpd_status_send(p);	/* a newer state came meanwhile */
+		return;
+	}
+	p->used = false;
+}
+
+static void cpd_status_done(void *ctx, const struct cp_http_result *res)
+{
+	struct cpd_status *p = ctx;
+	struct cpd *d = p->d;
+	const char *sent = p->sent;
+	enum cp_verdict v = cpd_classify(d, "job status", res);
+	uint32_t ms;
+
+	p->in_flight = false;
+	if (v == CP_VERDICT_DELETED) {
+		cpd_on_deletion(d);
+		return;
+	}
+	if (v == CP_VERDICT_OK) {
+		cpd_status_taken(p, sent);
+		return;
+	}
+	if (cpd_cloud_error(res, 409, "job_finished")) {
+		/* Final in the cloud already: nothing more to say about it. */
+		cpd_status_taken(p, p->state);
+		return;
+	}
+	if (cpd_cloud_error(res, 404, "not_found") || cpd_cloud_error(res, 400, "invalid_field") ||
+	    cpd_cloud_error(res, 400, "invalid_body")) {
+		/* The cloud's own refusal: sending it again cannot help. */
+		cpd_error(d, "job %s: status %s refused with HTTP %ld; given up", p->id, sent,
+			  res->status);
+		cpd_status_taken(p, p->state);
+		return;
+	}
+	if (v == CP_VERDICT_TOKEN_EXPIRED || (res->transport_ok && res->status == 401)) {
+		if (!d->request_in_flight)
+			cpd_refresh_token(d);
+	}
+	ms = cp_backoff_next(&p->backoff, cp_rand, NULL);
+	if (v == CP_VERDICT_RATE_LIMITED || res->retry_after_s)
+		ms = cp_backoff_retry_after(ms, res->retry_after_s, CPD_RETRY_AFTER_MAX_MS);
+	cp_warn("job %s: status %s not taken; again in %u ms (attempt %u)", p->id, p->state, ms,
+		p->backoff.attempt);
+	p->due_ms = cpd_now_ms() + ms;
+	cpd_status_arm(d);
+}
+
+static void cpd_status_send(struct cpd_status *p)
+{
+	struct cpd *d = p->d;
 	char url[CPD_URL_LEN];
 	cJSON *o = cJSON_CreateObject();
 	char *body;
 
-	cJSON_AddStringToObject(o, "state", state);
-	if (crc >= 0)
-		cJSON_AddNumberToObject(o, "crc32", (double)crc);
-	if (detail)
-		cJSON_AddStringToObject(o, "detail", detail);
+	cJSON_AddStringToObject(o, "state", p->state);
+	if (p->crc >= 0)
+		cJSON_AddNumberToObject(o, "crc32", (double)p->crc);
+	if (p->detail[0])
+		cJSON_AddStringToObject(o, "detail", p->detail);
 	body = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	cpd_url(d, url, sizeof(url), "/v1/jobs/", job_id, "/status");
-	cpd_request(d, "POST", url, d->creds.access_token, body, NULL, cpd_status_done, d);
+	cpd_url(d, url, sizeof(url), "/v1/jobs/", p->id, "/status");
+	p->sent = p->state;
+	p->due_ms = UINT64_MAX;
+	p->in_flight = !cpd_request(d, "POST", url, d->creds.access_token, body, NULL,
+				    cpd_status_done, p);
 	free(body);
+	if (!p->in_flight)
+		p->used = false;	/* not allowed now: the ledger keeps a final one */
+}
+
+static void cpd_on_status_timer(struct cp_watch *w, uint32_t events)
+{
+	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, status_timer));
+	uint64_t now = cpd_now_ms();
+
+	(void)events;
+	if (!cp_timer_consume(w->fd))
+		return;
+	for (unsigned int i = 0; i < ARRAY_SIZE(d->status); i++) {
+		struct cpd_status *p = &d->status[i];
+
+		if (p->used && !p->in_flight && p->due_ms <= now)
+			cpd_status_send(p);
+	}
+	cpd_status_arm(d);
+}
+
+static bool cpd_status_pending(const struct cpd *d, const char *job_id)
+{
+	for (unsigned int i = 0; i < ARRAY_SIZE(d->status); i++)
+		if (d->status[i].used && !strcmp(d->status[i].id, job_id))
+			return true;
+	return false;
+}
+
+/* Post a job's status now, and again until the cloud takes it. */
+static void cpd_post_status(struct cpd *d, const char *job_id, const char *state, long crc,
+			    const char *detail)
+{
+	struct cpd_status *p = NULL, *free_slot = NULL;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(d->status); i++) {
+		if (d->status[i].used && !strcmp(d->status[i].id, job_id))
+			p = &d->status[i];
+		else if (!d->status[i].used && !free_slot)
+			free_slot = &d->status[i];
+	}
+	if (!p) {
+		if (!free_slot) {
+			cpd_error(d, "job %s: too many status posts waiting; %s not sent", job_id,
+				  state);
+			return;
+		}
+		p = free_slot;
+		memset(p, 0, sizeof(*p));
+		p->used = true;
+		p->d = d;
+		snprintf(p->id, sizeof(p->id), "%s", job_id);
+		cp_backoff_init(&p->backoff, d->cfg.backoff_base_ms, d->cfg.backoff_cap_ms);
+	}
+	/* A final state is never replaced by printing. */
+	if (p->state && cpd_final_state(p->state) && !cpd_final_state(state))
+		return;
+	p->state = state;
+	p->crc = crc;
+	snprintf(p->detail, sizeof(p->detail), "%s", detail ? detail : "");
+	if (!p->in_flight)
+		cpd_status_send(p);
+}
+
+/* Post the final status of a ledger entry that has one. */
+static void cpd_ledger_post(struct cpd *d, const struct cp_ledger_entry *e)
+{
+	if (e->state == CP_LEDGER_PRINTED)
+		cpd_post_status(d, e->id, "done", e->crc32, NULL);
+	else if (e->state == CP_LEDGER_ENDED)
+		cpd_post_status(d, e->id, "aborted", -1, "ended on the engine");
+}
+
+static bool cpd_printing_add(struct cpd *d, const char *id, uint64_t engine_job);
+
+/*
+ * Back in the cloud (start-up, registration, resume): every job of the
+ * ledger gets its final status posted.  A job handed to the engine before
+ * a restart is looked up in the driver: still there, it is followed; its
+ * record says how it ended; never committed and nothing printed, it is
+ * forgotten (it prints when the cloud lists it again); no record (the
+ * module was reloaded), it is reported aborted, not printed again.
+ */
+static void cpd_ledger_resume(struct cpd *d)
+{
+	struct prengine_job_info info;
+	bool changed = false;
+
+	for (size_t i = 0; i < d->ledger.n; i++) {
+		struct cp_ledger_entry *e = &d->ledger.e[i];
+
+		if (e->state != CP_LEDGER_HANDED) {
+			if (!cpd_status_pending(d, e->id))
+				cpd_ledger_post(d, e);
+			continue;
+		}
+		if (cpd_job_known(d, e->id))
+			continue;
+		if (cp_engine_job_info(&d->eng, e->engine_job, &info) ||
+		    info.source != PRENGINE_SOURCE_CLOUD || info.bytes != e->size) {
+			e->state = CP_LEDGER_ENDED;
+		} else if (info.state != PRENGINE_JOB_COMPLETE) {
+			cpd_printing_add(d, e->id, e->engine_job);
+			continue;
+		} else if (info.result == PRENGINE_RESULT_PRINTED) {
+			e->state = CP_LEDGER_PRINTED;
+			e->crc32 = info.crc32;
+		} else if (!info.printed && (info.result == PRENGINE_RESULT_WRITER_ABORTED ||
+					     info.result == PRENGINE_RESULT_FLUSHED)) {
+			cp_info("job %s: never reached the engine; it prints when listed", e->id);
+			cp_ledger_remove(&d->ledger, e->id);
+			changed = true;
+			i--;
+			continue;
+		} else {
+			e->state = CP_LEDGER_ENDED;
+		}
+		cp_info("job %s: handed to the engine before a restart: %s", e->id,
+			cp_ledger_state_name(e->state));
+		changed = true;
+		cpd_ledger_post(d, e);
+	}
+	if (changed)
+		cpd_ledger_save(d);
 }
 
 static void cpd_on_engine_event(void *ctx, const struct cp_engine_event *ev)
 {
 	struct cpd *d = ctx;
+	struct cp_ledger_entry *e;
 	bool ok;
 
 	if (ev->cmd != PRENGINE_CMD_JOB_DONE && ev->cmd != PRENGINE_CMD_JOB_FLUSHED)
@@ -597,6 +887,12 @@ static void cpd_on_engine_event(void *ctx, const struct cp_engine_event *ev)
 		cp_info("job %s: %s on the engine, crc32 %08x", p->id, ok ? "printed" : "ended",
 			ev->crc32);
 		ok ? d->jobs_printed++ : d->jobs_failed++;
+		e = cp_ledger_find(&d->ledger, p->id);
+		if (e) {
+			e->state = ok ? CP_LEDGER_PRINTED : CP_LEDGER_ENDED;
+			e->crc32 = ev->crc32;
+			cpd_ledger_save(d);
+		}
 		/* After a lockdown the cloud hears nothing more. */
 		if (d->state == CP_STATE_REGISTERED)
 			cpd_post_status(d, p->id, ok ? "done" : "aborted", ev->crc32, NULL);
@@ -1119,6 +1415,9 @@ static void cpd_stop_cloud(struct cpd *d)
 		if (d->jobs[i].active)
 			cpd_job_end(&d->jobs[i]);
 	memset(d->printing, 0, sizeof(d->printing));
+	/* The ledger keeps what the cloud has yet to hear, for a return. */
+	memset(d->status, 0, sizeof(d->status));
+	cp_timer_disarm(d->status_timer.fd);
 }
 
 /* A crash point in the deletion sequence (crashpoint.h). */
@@ -1191,6 +1490,9 @@ static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 		else
 			cp_info("credentials deleted");
 		memset(&d->creds, 0, sizeof(d->creds));
+		/* Its jobs belong to the registration that is gone. */
+		d->ledger.n = 0;
+		cpd_ledger_save(d);
 		cpd_crashpoint(st, deletion, "creds-deleted");
 	}
 	if (st->actions & CP_ACT_SET_DRIVER) {
@@ -1210,6 +1512,7 @@ static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 		d->detection[0] = '\0';
 		d->stream_end[0] = '\0';
 		cpd_schedule_poll(d, 0);
+		cpd_ledger_resume(d);
 	}
 }
 
@@ -1560,7 +1863,7 @@ int main(int argc, char **argv)
 	bool check_only = false;
 	char err[256];
 	sigset_t mask;
-	int opt;
+	int opt, r;
 
 	while ((opt = getopt(argc, argv, "c:tSkh")) != -1) {
 		switch (opt) {
@@ -1599,6 +1902,11 @@ int main(int argc, char **argv)
 		cp_err("state directory %s: %m", d.cfg.state_dir);
 		return 1;
 	}
+	r = cp_ledger_load(d.cfg.state_dir, &d.ledger);
+	if (r == -EINVAL)
+		cp_err("%s/%s is damaged: its jobs are forgotten", d.cfg.state_dir, CP_LEDGER_FILE);
+	else if (r && r != -ENOENT)
+		cp_err("%s/%s: %s", d.cfg.state_dir, CP_LEDGER_FILE, strerror(-r));
 	cp_backoff_init(&d.backoff, d.cfg.backoff_base_ms, d.cfg.backoff_cap_ms);
 	d.confirm.need = d.cfg.confirm_count;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1621,6 +1929,8 @@ int main(int argc, char **argv)
 	d.poll_timer.fn = cpd_on_poll_timer;
 	d.heartbeat_timer.fd = cp_timer_new();
 	d.heartbeat_timer.fn = cpd_on_heartbeat_timer;
+	d.status_timer.fd = cp_timer_new();
+	d.status_timer.fn = cpd_on_status_timer;
 	d.events.fn = cpd_on_events;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -1633,6 +1943,7 @@ int main(int argc, char **argv)
 	if (!d.http || cpd_watch(&d, &d.poll_timer) || cpd_watch(&d, &d.devices) ||
 	    cpd_watch(&d, &d.engine_retry) ||
 	    cpd_watch(&d, &d.signals) || cpd_watch(&d, &d.heartbeat_timer) ||
+	    cpd_watch(&d, &d.status_timer) ||
 	    cp_push_init(&d.push, d.epfd, d.http, d.cfg.stream_timeout_ms, &cpd_push_ops, &d)) {
 		cp_err("event loop set-up failed: %m");
 		return 1;
