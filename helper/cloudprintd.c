@@ -153,6 +153,13 @@ struct cpd {
 	struct cpd_status status[64];
 	struct cp_watch status_timer;
 	struct cp_ledger ledger;	/* handed to the engine, final status not taken */
+
+	/* A lockdown that failed, tried again; nothing else happens meanwhile. */
+	bool lock_pending;
+	struct cp_step lock_step;
+	char lock_crash[48];
+	struct cp_watch lock_timer;
+	struct cp_backoff lock_backoff;
 	bool deferred;			/* a listed job waits for admission */
 	bool admit_blocked;		/* this listing deferred a held job */
 
@@ -226,8 +233,10 @@ static enum cp_verdict cpd_classify(struct cpd *d, const char *what, const struc
 static int cpd_request(struct cpd *d, const char *method, const char *url, const char *bearer,
 		       const char *body, cp_http_sink sink, cp_http_done done, void *ctx)
 {
-	if (d->state != CP_STATE_REGISTERED && d->state != CP_STATE_REGISTERING) {
-		cp_err("refusing %s %s in state %s", method, url, cp_state_name(d->state));
+	if (d->lock_pending ||
+	    (d->state != CP_STATE_REGISTERED && d->state != CP_STATE_REGISTERING)) {
+		cp_err("refusing %s %s in state %s%s", method, url, cp_state_name(d->state),
+		       d->lock_pending ? " (a lockdown is pending)" : "");
 		return -EPERM;
 	}
 	cp_dbg("%s %s", method, url);
@@ -1420,24 +1429,85 @@ static void cpd_stop_cloud(struct cpd *d)
 	cp_timer_disarm(d->status_timer.fd);
 }
 
-/* A crash point in the deletion sequence (crashpoint.h). */
-static void cpd_crashpoint(const struct cp_step *st, bool deletion, const char *what)
+/*
+ * Crash points of a transition (crashpoint.h): @crash-@what, where @crash
+ * names the transition ("deletion-<state>", "resume", "resolve-keep") or
+ * is NULL for one without crash points.
+ */
+static void cpd_crashpoint(const char *crash, const char *what)
 {
-	char name[64];
+	char name[96];
 
-	if (!deletion)
+	if (!crash)
 		return;
-	snprintf(name, sizeof(name), "deletion-%s-%s", cp_state_name(st->next), what);
+	snprintf(name, sizeof(name), "%s-%s", crash, what);
 	cp_crashpoint(name);
 }
 
-/* Carry out @st's actions in their order, then enter its state. */
-static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
+static const char *cpd_crash_name(enum cp_event ev, const struct cp_step *st)
+{
+	static char name[48];
+
+	switch (ev) {
+	case CP_EV_DELETION:
+		snprintf(name, sizeof(name), "deletion-%s", cp_state_name(st->next));
+		return name;
+	case CP_EV_RESUME:
+		return "resume";
+	case CP_EV_RESOLVE_KEEP:
+		return "resolve-keep";
+	case CP_EV_REGISTER:
+	case CP_EV_CLAIMED:
+	case CP_EV_REGISTER_FAILED:
+	case CP_EV_RESOLVE_DELETE:
+	case CP_EV_RESOLVE_SUSPEND:
+	case CP_EV_UNREGISTER:
+		break;
+	}
+	return NULL;
+}
+
+/* The lockdown of a step failed: silent, credentials untouched, try again. */
+static void cpd_lockdown_failed(struct cpd *d, const struct cp_step *st, const char *crash, int r)
+{
+	uint32_t ms = cp_backoff_next(&d->lock_backoff, cp_rand, NULL);
+
+	cpd_error(d, "driver lockdown failed: %s; nothing else is done (the credentials are "
+		  "kept) until it succeeds; again in %u ms", strerror(-r), ms);
+	if (st->actions & CP_ACT_STOP_CLOUD)
+		cpd_stop_cloud(d);
+	d->lock_step = *st;
+	snprintf(d->lock_crash, sizeof(d->lock_crash), "%s", crash ? crash : "");
+	d->lock_pending = true;
+	cp_timer_arm(d->lock_timer.fd, ms);
+}
+
+static int cpd_run(struct cpd *d, const struct cp_step *st, const char *crash);
+
+static void cpd_on_lock_timer(struct cp_watch *w, uint32_t events)
+{
+	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, lock_timer));
+	struct cp_step st = d->lock_step;
+
+	(void)events;
+	if (!cp_timer_consume(w->fd) || !d->lock_pending)
+		return;
+	d->lock_pending = false;
+	if (!cpd_run(d, &st, d->lock_crash[0] ? d->lock_crash : NULL))
+		cp_info("driver lockdown done on a later attempt");
+}
+
+/* Carry out a step of the state machine; 0, or -errno with last_error set. */
+static int cpd_run(struct cpd *d, const struct cp_step *st, const char *crash)
 {
 	uint32_t flushed = 0, lock_to;
 	int r;
 
-	cpd_crashpoint(st, deletion, "start");
+	if (d->lock_pending) {
+		cpd_error(d, "a driver lockdown failed and is being tried again");
+		return -EBUSY;
+	}
+	cpd_crashpoint(crash, "start");
 	if (st->actions & CP_ACT_LOCKDOWN) {
 		lock_to = st->next == CP_STATE_SUSPENDED ? PRENGINE_STATE_SUSPENDED :
 			  st->next == CP_STATE_UNREGISTERED && !(st->actions & CP_ACT_DELETE_CREDS) ?
@@ -1446,23 +1516,25 @@ static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 			lock_to = PRENGINE_STATE_UNREGISTERED;
 		r = cp_engine_lockdown(&d->eng, lock_to, &flushed);
 		if (r) {
-			cpd_error(d, "driver lockdown failed: %s", strerror(-r));
+			cpd_lockdown_failed(d, st, crash, r);
+			return r;
 		} else {
 			struct timespec now;
 
 			clock_gettime(CLOCK_REALTIME, &now);
 			d->locked_at = now.tv_sec + now.tv_nsec / 1e9;
+			cp_backoff_reset(&d->lock_backoff);
 			cp_info("driver locked down: %u cloud job(s) flushed", flushed);
 		}
 		if (d->detection[0] && flushed)
 			snprintf(d->detection + strlen(d->detection),
 				 sizeof(d->detection) - strlen(d->detection),
 				 "; %u job(s) flushed", flushed);
-		cpd_crashpoint(st, deletion, "locked");
+		cpd_crashpoint(crash, "locked");
 	}
 	if (st->actions & CP_ACT_STOP_CLOUD) {
 		cpd_stop_cloud(d);
-		cpd_crashpoint(st, deletion, "silent");
+		cpd_crashpoint(crash, "silent");
 	}
 	if (st->actions & CP_ACT_TELL_CLOUD) {
 		char url[CPD_URL_LEN];
@@ -1476,12 +1548,22 @@ static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 		d->state = st->next;
 		cpd_start_claim(d);
 	}
+	if (st->actions & CP_ACT_OPEN_DRIVER) {
+		/* Before the file: see enum cp_action. */
+		r = cp_engine_set_state(&d->eng, cp_state_driver(st->next));
+		if (r) {
+			cpd_error(d, "setting the driver state failed: %s; still %s", strerror(-r),
+				  cp_state_name(d->state));
+			return r;
+		}
+		cpd_crashpoint(crash, "driver-set");
+	}
 	if (st->actions & CP_ACT_WRITE_CREDS) {
 		d->creds.mark = cpd_mark(st->next);
 		r = cp_creds_store(d->cfg.state_dir, &d->creds);
 		if (r)
 			cpd_error(d, "storing the credentials failed: %s", strerror(-r));
-		cpd_crashpoint(st, deletion, "creds-stored");
+		cpd_crashpoint(crash, "creds-stored");
 	}
 	if (st->actions & CP_ACT_DELETE_CREDS) {
 		r = cp_creds_delete(d->cfg.state_dir);
@@ -1493,13 +1575,13 @@ static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 		/* Its jobs belong to the registration that is gone. */
 		d->ledger.n = 0;
 		cpd_ledger_save(d);
-		cpd_crashpoint(st, deletion, "creds-deleted");
+		cpd_crashpoint(crash, "creds-deleted");
 	}
 	if (st->actions & CP_ACT_SET_DRIVER) {
 		r = cp_engine_set_state(&d->eng, cp_state_driver(st->next));
 		if (r)
 			cpd_error(d, "setting the driver state failed: %s", strerror(-r));
-		cpd_crashpoint(st, deletion, "driver-set");
+		cpd_crashpoint(crash, "driver-set");
 	}
 	if (st->actions & CP_ACT_LOG_DELETION)
 		cp_warn("the cloud deleted this printer's registration; policy keep: carrying on");
@@ -1514,6 +1596,7 @@ static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 		cpd_schedule_poll(d, 0);
 		cpd_ledger_resume(d);
 	}
+	return 0;
 }
 
 static void cpd_apply(struct cpd *d, enum cp_event ev)
@@ -1524,7 +1607,7 @@ static void cpd_apply(struct cpd *d, enum cp_event ev)
 		cp_warn("event %d ignored in state %s", ev, cp_state_name(d->state));
 		return;
 	}
-	cpd_run(d, &st, ev == CP_EV_DELETION);
+	cpd_run(d, &st, cpd_crash_name(ev, &st));
 }
 
 /* A deletion was detected; d->detection says how. */
@@ -1677,8 +1760,10 @@ static void cpd_command(void *ctx, int fd, const char *line)
 		cpd_reply(fd, false, err);
 		return;
 	}
-	cpd_run(d, &st, false);
-	cpd_reply(fd, true, NULL);
+	if (cpd_run(d, &st, cpd_crash_name(ev, &st)))
+		cpd_reply(fd, false, d->last_error);
+	else
+		cpd_reply(fd, true, NULL);
 }
 
 /* ---- start-up ---- */
@@ -1705,7 +1790,7 @@ static int cpd_reconcile(struct cpd *d)
 		d->creds.mark ? "present" : "absent", cp_state_name(st.next));
 	/* Finish whatever transition a crash or a reboot interrupted. */
 	d->state = CP_STATE_UNREGISTERED;
-	cpd_run(d, &st, false);
+	cpd_run(d, &st, NULL);
 	return 0;
 }
 
@@ -1759,6 +1844,8 @@ static void cpd_engine_detach(struct cpd *d)
 	if (!d->engine_up)
 		return;
 	cp_warn("%s went away: cloud requests stop until it is back", d->engine_node);
+	d->lock_pending = false;	/* reconciled again when it is back */
+	cp_timer_disarm(d->lock_timer.fd);
 	cp_push_close(&d->push);
 	cp_http_cancel_all(d->http);
 	cpd_stop_cloud(d);
@@ -1931,6 +2018,9 @@ int main(int argc, char **argv)
 	d.heartbeat_timer.fn = cpd_on_heartbeat_timer;
 	d.status_timer.fd = cp_timer_new();
 	d.status_timer.fn = cpd_on_status_timer;
+	d.lock_timer.fd = cp_timer_new();
+	d.lock_timer.fn = cpd_on_lock_timer;
+	cp_backoff_init(&d.lock_backoff, d.cfg.backoff_base_ms, d.cfg.backoff_cap_ms);
 	d.events.fn = cpd_on_events;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -1943,7 +2033,7 @@ int main(int argc, char **argv)
 	if (!d.http || cpd_watch(&d, &d.poll_timer) || cpd_watch(&d, &d.devices) ||
 	    cpd_watch(&d, &d.engine_retry) ||
 	    cpd_watch(&d, &d.signals) || cpd_watch(&d, &d.heartbeat_timer) ||
-	    cpd_watch(&d, &d.status_timer) ||
+	    cpd_watch(&d, &d.status_timer) || cpd_watch(&d, &d.lock_timer) ||
 	    cp_push_init(&d.push, d.epfd, d.http, d.cfg.stream_timeout_ms, &cpd_push_ops, &d)) {
 		cp_err("event loop set-up failed: %m");
 		return 1;
