@@ -132,6 +132,7 @@ struct cpd {
 	struct cp_backoff backoff;
 	struct cp_confirm confirm;
 	bool request_in_flight;		/* a poll, registration poll or refresh */
+	bool unconfirmed;		/* the last answer: a deletion, not yet confirmed */
 
 	/* Push mode. */
 	struct cp_push push;
@@ -208,7 +209,13 @@ static struct cp_answer cpd_answer(const struct cp_http_result *res)
 	return a;
 }
 
-/* Classify an answer, keeping the status fields up to date. */
+/*
+ * Classify an answer, keeping the status fields up to date.  Every answer
+ * of every request comes through here and counts towards confirm_count:
+ * CP_VERDICT_DELETED only once the deletion is confirmed; a deletion
+ * answer still short of it is CP_VERDICT_TRANSIENT, with d->unconfirmed
+ * set.
+ */
 static enum cp_verdict cpd_classify(struct cpd *d, const char *what, const struct cp_http_result *res)
 {
 	struct cp_answer a = cpd_answer(res);
@@ -216,6 +223,15 @@ static enum cp_verdict cpd_classify(struct cpd *d, const char *what, const struc
 
 	if (res->transport_ok)
 		d->last_contact = time(NULL);
+	d->unconfirmed = false;
+	if (v == CP_VERDICT_DELETED && !cp_confirm_feed(&d->confirm, v)) {
+		cp_warn("%s answered HTTP %ld, a deletion answer: %u of %u to confirm it", what,
+			res->status, d->confirm.seen, d->confirm.need);
+		d->unconfirmed = true;
+		return CP_VERDICT_TRANSIENT;
+	}
+	if (v != CP_VERDICT_DELETED)
+		cp_confirm_feed(&d->confirm, v);
 	if (v == CP_VERDICT_DELETED) {
 		snprintf(d->detection, sizeof(d->detection), "%s answered HTTP %ld: %.200s", what,
 			 res->status, res->body ? res->body : "");
@@ -996,13 +1012,14 @@ static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
 	d->request_in_flight = false;
 	d->polls++;
 	if (v == CP_VERDICT_DELETED) {
-		if (cp_confirm_feed(&d->confirm, v))
-			cpd_on_deletion(d);
-		else
-			cpd_schedule_poll(d, cpd_poll_delay(d));
+		cpd_on_deletion(d);
 		return;
 	}
-	cp_confirm_feed(&d->confirm, v);
+	if (d->unconfirmed) {
+		/* To be confirmed at the polling pace, not after a backoff. */
+		cpd_schedule_poll(d, cpd_poll_delay(d));
+		return;
+	}
 	if (v == CP_VERDICT_TOKEN_EXPIRED) {
 		d->resync = d->cfg.mode == CP_MODE_PUSH;
 		cpd_refresh_token(d);
@@ -1072,12 +1089,12 @@ static void cpd_stop_poll(struct cpd *d)
 /* ---- push mode ---- */
 
 /*
- * Count @v towards the confirmation of a deletion; once confirmed, act on
- * it and return true.
+ * A deletion, confirmed (cpd_classify counts every answer): act on it and
+ * return true.
  */
 static bool cpd_deletion_confirmed(struct cpd *d, enum cp_verdict v)
 {
-	if (!cp_confirm_feed(&d->confirm, v))
+	if (v != CP_VERDICT_DELETED)
 		return false;
 	cpd_on_deletion(d);
 	return true;
