@@ -54,6 +54,7 @@
 #define CPD_URL_LEN		(CP_URL_MAX + 256)
 #define CPD_ENGINE_RETRY_MS	200		/* node there, netlink family not yet */
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+#define CPD_REG_RENEWALS_MAX	3		/* claim codes renewed unclaimed, then stop */
 #define CPD_SPOOL_DEFAULT	(4096ULL << 10)	/* the driver's default buffer_kib */
 /*
  * The cloud closes a connection idle for 60 s (docs/protocol.md, section 1).
@@ -147,6 +148,8 @@ struct cpd {
 	char claim_code[64];
 	char claim_url[256];
 	int reg_client;			/* control client waiting for the claim code */
+	unsigned int reg_renewals;	/* registrations again after an expired claim code */
+	bool refreshed;			/* a token refresh since the last good answer */
 
 	struct cpd_job jobs[CPD_JOBS_MAX];
 	struct cpd_printing printing[64];
@@ -938,6 +941,7 @@ static void cpd_on_events(struct cp_watch *w, uint32_t events)
 
 static void cpd_poll_jobs(struct cpd *d);
 static void cpd_poll_registration(struct cpd *d);
+static void cpd_start_claim(struct cpd *d);
 static void cpd_push_next(struct cpd *d);
 
 static void cpd_token_done(void *ctx, const struct cp_http_result *res)
@@ -964,7 +968,12 @@ static void cpd_token_done(void *ctx, const struct cp_http_result *res)
 	if (cp_creds_store(d->cfg.state_dir, &d->creds))
 		cpd_error(d, "could not store the refreshed token");
 	cp_info("access token refreshed");
-	cpd_schedule_poll(d, 0);
+	/*
+	 * Refused again with a new token (401 invalid_token each time): the
+	 * next refreshes wait the backoff, so that it is no busy loop.
+	 */
+	cpd_schedule_poll(d, d->refreshed ? cp_backoff_next(&d->backoff, cp_rand, NULL) : 0);
+	d->refreshed = true;
 }
 
 static void cpd_refresh_token(struct cpd *d)
@@ -1037,6 +1046,7 @@ static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
 		return;
 	}
 	cp_backoff_reset(&d->backoff);
+	d->refreshed = false;
 	d->last_error[0] = '\0';
 	cpd_take_poll_advice(d, advice);
 	if (skipped)
@@ -1178,6 +1188,7 @@ static void cpd_push_opened(void *ctx)
 	struct cpd *d = ctx;
 
 	d->last_contact = time(NULL);
+	d->refreshed = false;
 	cp_info("event stream open");
 	/* The first heartbeat goes with the first stream; then its own pace. */
 	if (!cp_timer_armed(d->heartbeat_timer.fd))
@@ -1330,6 +1341,19 @@ static void cpd_registration_done(void *ctx, const struct cp_http_result *res)
 	if (v == CP_VERDICT_DELETED) {
 		cp_warn("the registration was deleted before the claim");
 		cpd_apply(d, CP_EV_DELETION);
+		return;
+	}
+	if (cpd_cloud_error(res, 410, "registration_expired")) {
+		/* Nobody claimed it in time: the protocol says register again. */
+		if (++d->reg_renewals > CPD_REG_RENEWALS_MAX) {
+			cpd_error(d, "the claim code expired %u times without a claim; "
+				  "run cloudprintctl register again", CPD_REG_RENEWALS_MAX + 1);
+			cpd_apply(d, CP_EV_REGISTER_FAILED);
+			return;
+		}
+		cp_warn("claim code %s expired before the owner claimed it: registering again",
+			d->claim_code);
+		cpd_start_claim(d);
 		return;
 	}
 	if (v != CP_VERDICT_OK) {
@@ -1563,6 +1587,7 @@ static int cpd_run(struct cpd *d, const struct cp_step *st, const char *crash)
 	}
 	if (st->actions & CP_ACT_START_CLAIM) {
 		d->state = st->next;
+		d->reg_renewals = 0;
 		cpd_start_claim(d);
 	}
 	if (st->actions & CP_ACT_OPEN_DRIVER) {
