@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Credentials file; see creds.h. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -33,25 +31,15 @@ static int copy_field(const cJSON *root, const char *name, char *out, size_t siz
 
 int cp_creds_load(const char *dir, struct cp_creds *c)
 {
-	char path[512], buf[4096];
 	const cJSON *m;
 	cJSON *root;
-	ssize_t n;
-	int fd, r = -EINVAL;
+	int r;
 
 	memset(c, 0, sizeof(*c));
-	snprintf(path, sizeof(path), "%s/" CP_CREDS_FILE, dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = '\0';
-	root = cJSON_Parse(buf);
-	if (!root)
-		return -EINVAL;
+	r = cp_statefile_read_json(dir, CP_CREDS_FILE, 4095, &root);
+	if (r)
+		return r;
+	r = -EINVAL;
 	if (copy_field(root, "printer_id", c->printer_id, sizeof(c->printer_id)) ||
 	    copy_field(root, "printer_secret", c->secret, sizeof(c->secret)) ||
 	    copy_field(root, "access_token", c->access_token, sizeof(c->access_token)))

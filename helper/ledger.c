@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Jobs handed to the engine and not yet acknowledged; see ledger.h. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -55,32 +53,15 @@ static int cp_ledger_parse_entry(const cJSON *o, struct cp_ledger_entry *e)
 
 int cp_ledger_load(const char *dir, struct cp_ledger *l)
 {
-	char path[512];
-	char *buf;
 	const cJSON *o;
 	cJSON *root;
-	ssize_t n;
-	int fd, r = -EINVAL;
+	int r;
 
 	memset(l, 0, sizeof(*l));
-	snprintf(path, sizeof(path), "%s/" CP_LEDGER_FILE, dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(CP_LEDGER_TEXT_MAX + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n = read(fd, buf, CP_LEDGER_TEXT_MAX + 1);
-	close(fd);
-	if (n <= 0 || n > CP_LEDGER_TEXT_MAX) {
-		free(buf);
-		return -EINVAL;
-	}
-	buf[n] = '\0';
-	root = cJSON_Parse(buf);
-	free(buf);
+	r = cp_statefile_read_json(dir, CP_LEDGER_FILE, CP_LEDGER_TEXT_MAX, &root);
+	if (r)
+		return r;
+	r = -EINVAL;
 	if (!cJSON_IsArray(root))
 		goto out;
 	cJSON_ArrayForEach(o, root) {

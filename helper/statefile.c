@@ -4,8 +4,11 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "crashpoint.h"
 #include "statefile.h"
@@ -74,6 +77,33 @@ int cp_statefile_replace(const char *dir, const char *name, const char *text, si
 	if (crashed(crash, "renamed"))
 		return -EINTR;
 	return cp_statefile_fsync_dir(dir);
+}
+
+int cp_statefile_read_json(const char *dir, const char *name, size_t max, cJSON **out)
+{
+	char path[512];
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	*out = NULL;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(max + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, buf, max + 1);
+	close(fd);
+	if (n > 0 && (size_t)n <= max) {
+		buf[n] = '\0';
+		*out = cJSON_Parse(buf);
+	}
+	free(buf);
+	return *out ? 0 : -EINVAL;
 }
 
 int cp_statefile_remove(const char *dir, const char *name)
