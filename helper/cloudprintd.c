@@ -40,6 +40,7 @@
 #include "engine.h"
 #include "http.h"
 #include "jobfeed.h"
+#include "ledger.h"
 #include "log.h"
 #include "policy.h"
 #include "push.h"
@@ -52,6 +53,9 @@
 #define CPD_RETRY_AFTER_MAX_MS	(3600U * 1000)
 #define CPD_URL_LEN		(CP_URL_MAX + 256)
 #define CPD_ENGINE_RETRY_MS	200		/* node there, netlink family not yet */
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+#define CPD_REG_RENEWALS_MAX	3		/* claim codes renewed unclaimed, then stop */
+#define CPD_SPOOL_DEFAULT	(4096ULL << 10)	/* the driver's default buffer_kib */
 /*
  * The cloud closes a connection idle for 60 s (docs/protocol.md, section 1).
  * Reusing one idle almost that long races the server's close, so such a
@@ -66,6 +70,7 @@ struct cpd_job {
 	char sha256[65];
 	uint64_t size;
 	uint64_t got;
+	bool hold;			/* held in the driver until committed */
 	EVP_MD_CTX *md;
 	struct cp_engine_job ej;
 	struct cp_jobfeed feed;		/* into ej.fd, never blocking */
@@ -73,6 +78,25 @@ struct cpd_job {
 	bool waiting;			/* for room in the driver */
 	struct cp_http_req *paused;	/* the download, paused for room */
 	bool downloaded;		/* complete and checked; commit once written */
+	struct cpd *d;
+};
+
+/*
+ * A job status the cloud has not taken yet.  Posts are idempotent (the
+ * cloud accepts the same state again), so a failed one is sent again after
+ * a backoff, until the cloud answers; a newer state for the job replaces
+ * one not yet sent, and waits for one in flight.
+ */
+struct cpd_status {
+	bool used;
+	bool in_flight;
+	char id[64];
+	const char *state;		/* wanted: printing, done, failed, aborted */
+	long crc;			/* -1: none */
+	char detail[160];
+	const char *sent;		/* the state of the post in flight */
+	struct cp_backoff backoff;
+	uint64_t due_ms;		/* next try, CLOCK_MONOTONIC */
 	struct cpd *d;
 };
 
@@ -109,6 +133,7 @@ struct cpd {
 	struct cp_backoff backoff;
 	struct cp_confirm confirm;
 	bool request_in_flight;		/* a poll, registration poll or refresh */
+	bool unconfirmed;		/* the last answer: a deletion, not yet confirmed */
 
 	/* Push mode. */
 	struct cp_push push;
@@ -123,9 +148,24 @@ struct cpd {
 	char claim_code[64];
 	char claim_url[256];
 	int reg_client;			/* control client waiting for the claim code */
+	unsigned int reg_renewals;	/* registrations again after an expired claim code */
+	bool refreshed;			/* a token refresh since the last good answer */
 
 	struct cpd_job jobs[CPD_JOBS_MAX];
 	struct cpd_printing printing[64];
+	uint64_t spool;			/* the driver's spool, bytes */
+	struct cpd_status status[64];
+	struct cp_watch status_timer;
+	struct cp_ledger ledger;	/* handed to the engine, final status not taken */
+
+	/* A lockdown that failed, tried again; nothing else happens meanwhile. */
+	bool lock_pending;
+	struct cp_step lock_step;
+	char lock_crash[48];
+	struct cp_watch lock_timer;
+	struct cp_backoff lock_backoff;
+	bool deferred;			/* a listed job waits for admission */
+	bool admit_blocked;		/* this listing deferred a held job */
 
 	uint32_t poll_advice_ms;	/* the cloud's poll_interval, 0: none */
 
@@ -172,7 +212,13 @@ static struct cp_answer cpd_answer(const struct cp_http_result *res)
 	return a;
 }
 
-/* Classify an answer, keeping the status fields up to date. */
+/*
+ * Classify an answer, keeping the status fields up to date.  Every answer
+ * of every request comes through here and counts towards confirm_count:
+ * CP_VERDICT_DELETED only once the deletion is confirmed; a deletion
+ * answer still short of it is CP_VERDICT_TRANSIENT, with d->unconfirmed
+ * set.
+ */
 static enum cp_verdict cpd_classify(struct cpd *d, const char *what, const struct cp_http_result *res)
 {
 	struct cp_answer a = cpd_answer(res);
@@ -180,6 +226,15 @@ static enum cp_verdict cpd_classify(struct cpd *d, const char *what, const struc
 
 	if (res->transport_ok)
 		d->last_contact = time(NULL);
+	d->unconfirmed = false;
+	if (v == CP_VERDICT_DELETED && !cp_confirm_feed(&d->confirm, v)) {
+		cp_warn("%s answered HTTP %ld, a deletion answer: %u of %u to confirm it", what,
+			res->status, d->confirm.seen, d->confirm.need);
+		d->unconfirmed = true;
+		return CP_VERDICT_TRANSIENT;
+	}
+	if (v != CP_VERDICT_DELETED)
+		cp_confirm_feed(&d->confirm, v);
 	if (v == CP_VERDICT_DELETED) {
 		snprintf(d->detection, sizeof(d->detection), "%s answered HTTP %ld: %.200s", what,
 			 res->status, res->body ? res->body : "");
@@ -197,8 +252,10 @@ static enum cp_verdict cpd_classify(struct cpd *d, const char *what, const struc
 static int cpd_request(struct cpd *d, const char *method, const char *url, const char *bearer,
 		       const char *body, cp_http_sink sink, cp_http_done done, void *ctx)
 {
-	if (d->state != CP_STATE_REGISTERED && d->state != CP_STATE_REGISTERING) {
-		cp_err("refusing %s %s in state %s", method, url, cp_state_name(d->state));
+	if (d->lock_pending ||
+	    (d->state != CP_STATE_REGISTERED && d->state != CP_STATE_REGISTERING)) {
+		cp_err("refusing %s %s in state %s%s", method, url, cp_state_name(d->state),
+		       d->lock_pending ? " (a lockdown is pending)" : "");
 		return -EPERM;
 	}
 	cp_dbg("%s %s", method, url);
@@ -238,6 +295,10 @@ static uint32_t cpd_poll_delay(const struct cpd *d)
 static void cpd_post_status(struct cpd *d, const char *job_id, const char *state, long crc,
 			    const char *detail);
 static void cpd_resync_later(struct cpd *d);
+static void cpd_refresh_token(struct cpd *d);
+static void cpd_ledger_save(struct cpd *d);
+static bool cpd_status_pending(const struct cpd *d, const char *job_id);
+static void cpd_ledger_post(struct cpd *d, const struct cp_ledger_entry *e);
 
 static void cpd_job_wait_room(struct cpd_job *j, bool on)
 {
@@ -249,6 +310,8 @@ static void cpd_job_wait_room(struct cpd_job *j, bool on)
 
 static void cpd_job_end(struct cpd_job *j)
 {
+	struct cpd *d = j->d;
+
 	if (j->ej.fd >= 0)
 		epoll_ctl(j->d->epfd, EPOLL_CTL_DEL, j->ej.fd, NULL);
 	j->waiting = false;
@@ -259,6 +322,10 @@ static void cpd_job_end(struct cpd_job *j)
 		EVP_MD_CTX_free(j->md);
 	j->md = NULL;
 	j->active = false;
+	/* Room for a job that was not admitted: a stream lists it only on request. */
+	if (d->deferred && d->cfg.mode == CP_MODE_PUSH && d->state == CP_STATE_REGISTERED)
+		cpd_resync_later(d);
+	d->deferred = false;
 }
 
 /*
@@ -327,6 +394,33 @@ static void cpd_on_job_room(struct cp_watch *w, uint32_t events)
 	}
 }
 
+/*
+ * A job that is not held prints as it arrives.  If it must end before its
+ * commit and the engine has printed some of it already, printing it again
+ * would print that part twice: it is aborted and reported failed, once.
+ * False (nothing printed; the caller goes on as for a held job).
+ */
+static bool cpd_job_printed_part(struct cpd_job *j, const char *why)
+{
+	struct cpd *d = j->d;
+	struct prengine_job_info info;
+	char detail[160];
+	uint64_t id = j->ej.id;
+
+	if (j->hold)
+		return false;
+	cp_engine_job_abort(&j->ej);
+	if (cp_engine_job_info(&d->eng, id, &info) || !info.printed)
+		return false;
+	snprintf(detail, sizeof(detail), "%s after %llu of %llu bytes had printed", why,
+		 (unsigned long long)info.printed, (unsigned long long)j->size);
+	cpd_error(d, "job %s: %s; aborted", j->id, detail);
+	d->jobs_failed++;
+	cpd_post_status(d, j->id, "failed", -1, detail);
+	cpd_job_end(j);
+	return true;
+}
+
 static void cpd_job_done(void *ctx, const struct cp_http_result *res)
 {
 	struct cpd_job *j = ctx;
@@ -342,6 +436,8 @@ static void cpd_job_done(void *ctx, const struct cp_http_result *res)
 		return;
 	}
 	if (v != CP_VERDICT_OK || j->got != j->size) {
+		if (cpd_job_printed_part(j, "download failed"))
+			return;
 		/* Not a verdict on the job: it stays listed and comes back. */
 		cp_warn("job %s: download failed (%ld, %llu/%llu bytes); will retry", j->id,
 			res->status, (unsigned long long)j->got, (unsigned long long)j->size);
@@ -355,6 +451,8 @@ static void cpd_job_done(void *ctx, const struct cp_http_result *res)
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	if (strcmp(hex, j->sha256)) {
+		if (cpd_job_printed_part(j, "sha256 mismatch"))
+			return;
 		cp_warn("job %s: SHA-256 mismatch, aborted before printing", j->id);
 		d->jobs_failed++;
 		cpd_post_status(d, j->id, "failed", -1, "sha256 mismatch");
@@ -369,24 +467,50 @@ static void cpd_job_done(void *ctx, const struct cp_http_result *res)
 		cpd_job_commit(j);
 }
 
-/* Every byte is in the driver and the SHA-256 checked out: print it. */
+/* Follow engine job @engine_job (cloud job @id) to its completion event. */
+static bool cpd_printing_add(struct cpd *d, const char *id, uint64_t engine_job)
+{
+	for (unsigned int i = 0; i < ARRAY_SIZE(d->printing); i++) {
+		struct cpd_printing *p = &d->printing[i];
+		size_t n = strnlen(id, sizeof(p->id) - 1);
+
+		if (!p->engine_job) {
+			p->engine_job = engine_job;
+			memcpy(p->id, id, n);
+			p->id[n] = '\0';
+			return true;
+		}
+	}
+	cpd_error(d, "job %s: too many jobs on the engine to follow", id);
+	return false;
+}
+
+/*
+ * Every byte is in the driver and the SHA-256 checked out: print it.  The
+ * ledger has the job before the engine does, so that no restart prints it
+ * twice.
+ */
 static void cpd_job_commit(struct cpd_job *j)
 {
 	struct cpd *d = j->d;
-	unsigned int i;
+	bool dropped;
 
-	if (cp_engine_job_commit(&j->ej)) {
-		cpd_error(d, "job %s: commit refused", j->id);
+	if (!cp_ledger_add(&d->ledger, j->id, j->ej.id, j->size, &dropped)) {
+		cpd_error(d, "job %s: its id does not fit the ledger; not printed", j->id);
 		cpd_job_end(j);
 		return;
 	}
-	for (i = 0; i < sizeof(d->printing) / sizeof(d->printing[0]); i++) {
-		if (!d->printing[i].engine_job) {
-			d->printing[i].engine_job = j->ej.id;
-			snprintf(d->printing[i].id, sizeof(d->printing[i].id), "%s", j->id);
-			break;
-		}
+	if (dropped)
+		cp_warn("the ledger of printed jobs is full: its oldest entry is forgotten");
+	cpd_ledger_save(d);
+	if (cp_engine_job_commit(&j->ej)) {
+		cpd_error(d, "job %s: commit refused", j->id);
+		cp_ledger_remove(&d->ledger, j->id);
+		cpd_ledger_save(d);
+		cpd_job_end(j);
+		return;
 	}
+	cpd_printing_add(d, j->id, j->ej.id);
 	cp_info("job %s (%s, %llu bytes) handed to the engine as job %llu", j->id, j->name,
 		(unsigned long long)j->size, (unsigned long long)j->ej.id);
 	cpd_post_status(d, j->id, "printing", -1, NULL);
@@ -415,14 +539,55 @@ static int cpd_job_watch(struct cpd_job *j)
 	return epoll_ctl(j->d->epfd, EPOLL_CTL_ADD, j->ej.fd, &ev);
 }
 
+/*
+ * Admission.  A held job's bytes stay in the driver's spool until it is
+ * committed, so held downloads whose sizes add up to more than the spool
+ * would wait for each other's room for ever.  A held download starts only
+ * while the held ones add up to at most the spool, in the order listed.
+ * A job bigger than the spool cannot be held (the driver refuses it with
+ * EFBIG): it prints as it arrives, one such job at a time.
+ */
+static bool cpd_job_admit(struct cpd *d, uint64_t size, bool hold)
+{
+	uint64_t held = 0;
+	bool streaming = false, busy = false;
+
+	for (unsigned int i = 0; i < CPD_JOBS_MAX; i++) {
+		if (!d->jobs[i].active)
+			continue;
+		busy = true;
+		if (d->jobs[i].hold)
+			held += d->jobs[i].size;
+		else
+			streaming = true;
+	}
+	if (!busy)
+		return true;	/* alone, any job makes progress */
+	if (hold && (d->admit_blocked || held + size > d->spool))
+		d->admit_blocked = true;
+	else if (hold || !streaming)
+		return true;
+	d->deferred = true;
+	return false;
+}
+
 static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
 {
 	struct cpd_job *j = NULL;
 	size_t slen = strlen(d->cfg.server);
+	bool hold = cj->size <= d->spool;
+	struct cp_ledger_entry *e;
 	int r;
 
 	if (cpd_job_known(d, cj->id))
 		return;
+	e = cp_ledger_find(&d->ledger, cj->id);
+	if (e) {
+		/* Handed to the engine already: never again; the cloud has yet to hear. */
+		if (!cpd_status_pending(d, cj->id))
+			cpd_ledger_post(d, e);
+		return;
+	}
 	if (cj->refused) {
 		cpd_error(d, "job %s: %s", cj->id, cj->refused);
 		cpd_post_status(d, cj->id, "failed", -1, cj->refused);
@@ -437,8 +602,15 @@ static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
 	for (unsigned int i = 0; i < CPD_JOBS_MAX; i++)
 		if (!d->jobs[i].active)
 			j = &d->jobs[i];
-	if (!j)
+	if (!j) {
+		d->deferred = true;
 		return;		/* all slots busy: the next poll lists it again */
+	}
+	if (!cpd_job_admit(d, cj->size, hold)) {
+		cp_dbg("job %s (%llu bytes): waits for room in the spool", cj->id,
+		       (unsigned long long)cj->size);
+		return;
+	}
 
 	memset(j, 0, sizeof(*j));
 	j->d = d;
@@ -449,7 +621,11 @@ static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
 	memcpy(j->name, cj->name, sizeof(j->name));
 	memcpy(j->sha256, cj->sha256, sizeof(j->sha256));
 	j->size = cj->size;
-	r = cp_engine_job_begin(&d->eng, &j->ej, j->id, j->name, j->size);
+	j->hold = hold;
+	if (!hold)
+		cp_info("job %s: %llu bytes, more than the spool: printed as it arrives", j->id,
+			(unsigned long long)j->size);
+	r = cp_engine_job_begin(&d->eng, &j->ej, j->id, j->name, j->size, hold);
 	if (r) {
 		cpd_error(d, "job %s: the driver refused it: %s", j->id, strerror(-r));
 		return;
@@ -468,36 +644,264 @@ static void cpd_job_start(struct cpd *d, const struct cp_cloud_job *cj)
 		cpd_job_end(j);
 }
 
-static void cpd_status_done(void *ctx, const struct cp_http_result *res)
+static uint64_t cpd_now_ms(void)
 {
-	struct cpd *d = ctx;
+	struct timespec t;
 
-	if (cpd_classify(d, "job status", res) == CP_VERDICT_DELETED)
-		cpd_on_deletion(d);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static void cpd_post_status(struct cpd *d, const char *job_id, const char *state, long crc,
-			    const char *detail)
+static bool cpd_final_state(const char *state)
 {
+	return strcmp(state, "printing") != 0;
+}
+
+static void cpd_ledger_save(struct cpd *d)
+{
+	int r = cp_ledger_store(d->cfg.state_dir, &d->ledger);
+
+	if (r)
+		cpd_error(d, "storing the printed jobs (%s) failed: %s", CP_LEDGER_FILE,
+			  strerror(-r));
+}
+
+/* Arm the status timer for the earliest post waiting to be sent again. */
+static void cpd_status_arm(struct cpd *d)
+{
+	uint64_t now = cpd_now_ms(), due = UINT64_MAX;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(d->status); i++) {
+		const struct cpd_status *p = &d->status[i];
+
+		if (p->used && !p->in_flight && p->due_ms < due)
+			due = p->due_ms;
+	}
+	if (due == UINT64_MAX)
+		cp_timer_disarm(d->status_timer.fd);
+	else
+		cp_timer_arm(d->status_timer.fd, due > now ? (uint32_t)(due - now) : 0);
+}
+
+static void cpd_status_send(struct cpd_status *p);
+
+/* The answer is the cloud's JSON error @code with HTTP @status (protocol §2). */
+static bool cpd_cloud_error(const struct cp_http_result *res, long status, const char *code)
+{
+	struct cp_pattern pat = { .status = (int)status, .field = "error.code" };
+	struct cp_answer a = cpd_answer(res);
+
+	snprintf(pat.value, sizeof(pat.value), "%s", code);
+	return cp_pattern_matches(&pat, &a);
+}
+
+/* The cloud has taken @state for the job (or has it final already). */
+static void cpd_status_taken(struct cpd_status *p, const char *state)
+{
+	struct cpd *d = p->d;
+
+	if (cpd_final_state(state) && cp_ledger_remove(&d->ledger, p->id))
+		cpd_ledger_save(d);
+	if (p->state != state && !cpd_final_state(state)) {
+		cpd_status_send(p);	/* a newer state came meanwhile */
+		return;
+	}
+	p->used = false;
+}
+
+static void cpd_status_done(void *ctx, const struct cp_http_result *res)
+{
+	struct cpd_status *p = ctx;
+	struct cpd *d = p->d;
+	const char *sent = p->sent;
+	enum cp_verdict v = cpd_classify(d, "job status", res);
+	uint32_t ms;
+
+	p->in_flight = false;
+	if (v == CP_VERDICT_DELETED) {
+		cpd_on_deletion(d);
+		return;
+	}
+	if (v == CP_VERDICT_OK) {
+		cpd_status_taken(p, sent);
+		return;
+	}
+	if (cpd_cloud_error(res, 409, "job_finished")) {
+		/* Final in the cloud already: nothing more to say about it. */
+		cpd_status_taken(p, p->state);
+		return;
+	}
+	if (cpd_cloud_error(res, 404, "not_found") || cpd_cloud_error(res, 400, "invalid_field") ||
+	    cpd_cloud_error(res, 400, "invalid_body")) {
+		/* The cloud's own refusal: sending it again cannot help. */
+		cpd_error(d, "job %s: status %s refused with HTTP %ld; given up", p->id, sent,
+			  res->status);
+		cpd_status_taken(p, p->state);
+		return;
+	}
+	if (v == CP_VERDICT_TOKEN_EXPIRED || (res->transport_ok && res->status == 401)) {
+		if (!d->request_in_flight)
+			cpd_refresh_token(d);
+	}
+	ms = cp_backoff_next(&p->backoff, cp_rand, NULL);
+	if (v == CP_VERDICT_RATE_LIMITED || res->retry_after_s)
+		ms = cp_backoff_retry_after(ms, res->retry_after_s, CPD_RETRY_AFTER_MAX_MS);
+	cp_warn("job %s: status %s not taken; again in %u ms (attempt %u)", p->id, p->state, ms,
+		p->backoff.attempt);
+	p->due_ms = cpd_now_ms() + ms;
+	cpd_status_arm(d);
+}
+
+static void cpd_status_send(struct cpd_status *p)
+{
+	struct cpd *d = p->d;
 	char url[CPD_URL_LEN];
 	cJSON *o = cJSON_CreateObject();
 	char *body;
 
-	cJSON_AddStringToObject(o, "state", state);
-	if (crc >= 0)
-		cJSON_AddNumberToObject(o, "crc32", (double)crc);
-	if (detail)
-		cJSON_AddStringToObject(o, "detail", detail);
+	cJSON_AddStringToObject(o, "state", p->state);
+	if (p->crc >= 0)
+		cJSON_AddNumberToObject(o, "crc32", (double)p->crc);
+	if (p->detail[0])
+		cJSON_AddStringToObject(o, "detail", p->detail);
 	body = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	cpd_url(d, url, sizeof(url), "/v1/jobs/", job_id, "/status");
-	cpd_request(d, "POST", url, d->creds.access_token, body, NULL, cpd_status_done, d);
+	cpd_url(d, url, sizeof(url), "/v1/jobs/", p->id, "/status");
+	p->sent = p->state;
+	p->due_ms = UINT64_MAX;
+	p->in_flight = !cpd_request(d, "POST", url, d->creds.access_token, body, NULL,
+				    cpd_status_done, p);
 	free(body);
+	if (!p->in_flight)
+		p->used = false;	/* not allowed now: the ledger keeps a final one */
+}
+
+static void cpd_on_status_timer(struct cp_watch *w, uint32_t events)
+{
+	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, status_timer));
+	uint64_t now = cpd_now_ms();
+
+	(void)events;
+	if (!cp_timer_consume(w->fd))
+		return;
+	for (unsigned int i = 0; i < ARRAY_SIZE(d->status); i++) {
+		struct cpd_status *p = &d->status[i];
+
+		if (p->used && !p->in_flight && p->due_ms <= now)
+			cpd_status_send(p);
+	}
+	cpd_status_arm(d);
+}
+
+static bool cpd_status_pending(const struct cpd *d, const char *job_id)
+{
+	for (unsigned int i = 0; i < ARRAY_SIZE(d->status); i++)
+		if (d->status[i].used && !strcmp(d->status[i].id, job_id))
+			return true;
+	return false;
+}
+
+/* Post a job's status now, and again until the cloud takes it. */
+static void cpd_post_status(struct cpd *d, const char *job_id, const char *state, long crc,
+			    const char *detail)
+{
+	struct cpd_status *p = NULL, *free_slot = NULL;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(d->status); i++) {
+		if (d->status[i].used && !strcmp(d->status[i].id, job_id))
+			p = &d->status[i];
+		else if (!d->status[i].used && !free_slot)
+			free_slot = &d->status[i];
+	}
+	if (!p) {
+		if (!free_slot) {
+			cpd_error(d, "job %s: too many status posts waiting; %s not sent", job_id,
+				  state);
+			return;
+		}
+		p = free_slot;
+		memset(p, 0, sizeof(*p));
+		p->used = true;
+		p->d = d;
+		snprintf(p->id, sizeof(p->id), "%s", job_id);
+		cp_backoff_init(&p->backoff, d->cfg.backoff_base_ms, d->cfg.backoff_cap_ms);
+	}
+	/* A final state is never replaced by printing. */
+	if (p->state && cpd_final_state(p->state) && !cpd_final_state(state))
+		return;
+	p->state = state;
+	p->crc = crc;
+	snprintf(p->detail, sizeof(p->detail), "%s", detail ? detail : "");
+	if (!p->in_flight)
+		cpd_status_send(p);
+}
+
+/* Post the final status of a ledger entry that has one. */
+static void cpd_ledger_post(struct cpd *d, const struct cp_ledger_entry *e)
+{
+	if (e->state == CP_LEDGER_PRINTED)
+		cpd_post_status(d, e->id, "done", e->crc32, NULL);
+	else if (e->state == CP_LEDGER_ENDED)
+		cpd_post_status(d, e->id, "aborted", -1, "ended on the engine");
+}
+
+static bool cpd_printing_add(struct cpd *d, const char *id, uint64_t engine_job);
+
+/*
+ * Back in the cloud (start-up, registration, resume): every job of the
+ * ledger gets its final status posted.  A job handed to the engine before
+ * a restart is looked up in the driver: still there, it is followed; its
+ * record says how it ended; never committed and nothing printed, it is
+ * forgotten (it prints when the cloud lists it again); no record (the
+ * module was reloaded), it is reported aborted, not printed again.
+ */
+static void cpd_ledger_resume(struct cpd *d)
+{
+	struct prengine_job_info info;
+	bool changed = false;
+
+	for (size_t i = 0; i < d->ledger.n; i++) {
+		struct cp_ledger_entry *e = &d->ledger.e[i];
+
+		if (e->state != CP_LEDGER_HANDED) {
+			if (!cpd_status_pending(d, e->id))
+				cpd_ledger_post(d, e);
+			continue;
+		}
+		if (cpd_job_known(d, e->id))
+			continue;
+		if (cp_engine_job_info(&d->eng, e->engine_job, &info) ||
+		    info.source != PRENGINE_SOURCE_CLOUD || info.bytes != e->size) {
+			e->state = CP_LEDGER_ENDED;
+		} else if (info.state != PRENGINE_JOB_COMPLETE) {
+			cpd_printing_add(d, e->id, e->engine_job);
+			continue;
+		} else if (info.result == PRENGINE_RESULT_PRINTED) {
+			e->state = CP_LEDGER_PRINTED;
+			e->crc32 = info.crc32;
+		} else if (!info.printed && (info.result == PRENGINE_RESULT_WRITER_ABORTED ||
+					     info.result == PRENGINE_RESULT_FLUSHED)) {
+			cp_info("job %s: never reached the engine; it prints when listed", e->id);
+			cp_ledger_remove(&d->ledger, e->id);
+			changed = true;
+			i--;
+			continue;
+		} else {
+			e->state = CP_LEDGER_ENDED;
+		}
+		cp_info("job %s: handed to the engine before a restart: %s", e->id,
+			cp_ledger_state_name(e->state));
+		changed = true;
+		cpd_ledger_post(d, e);
+	}
+	if (changed)
+		cpd_ledger_save(d);
 }
 
 static void cpd_on_engine_event(void *ctx, const struct cp_engine_event *ev)
 {
 	struct cpd *d = ctx;
+	struct cp_ledger_entry *e;
 	bool ok;
 
 	if (ev->cmd != PRENGINE_CMD_JOB_DONE && ev->cmd != PRENGINE_CMD_JOB_FLUSHED)
@@ -511,6 +915,12 @@ static void cpd_on_engine_event(void *ctx, const struct cp_engine_event *ev)
 		cp_info("job %s: %s on the engine, crc32 %08x", p->id, ok ? "printed" : "ended",
 			ev->crc32);
 		ok ? d->jobs_printed++ : d->jobs_failed++;
+		e = cp_ledger_find(&d->ledger, p->id);
+		if (e) {
+			e->state = ok ? CP_LEDGER_PRINTED : CP_LEDGER_ENDED;
+			e->crc32 = ev->crc32;
+			cpd_ledger_save(d);
+		}
 		/* After a lockdown the cloud hears nothing more. */
 		if (d->state == CP_STATE_REGISTERED)
 			cpd_post_status(d, p->id, ok ? "done" : "aborted", ev->crc32, NULL);
@@ -531,6 +941,7 @@ static void cpd_on_events(struct cp_watch *w, uint32_t events)
 
 static void cpd_poll_jobs(struct cpd *d);
 static void cpd_poll_registration(struct cpd *d);
+static void cpd_start_claim(struct cpd *d);
 static void cpd_push_next(struct cpd *d);
 
 static void cpd_token_done(void *ctx, const struct cp_http_result *res)
@@ -557,7 +968,12 @@ static void cpd_token_done(void *ctx, const struct cp_http_result *res)
 	if (cp_creds_store(d->cfg.state_dir, &d->creds))
 		cpd_error(d, "could not store the refreshed token");
 	cp_info("access token refreshed");
-	cpd_schedule_poll(d, 0);
+	/*
+	 * Refused again with a new token (401 invalid_token each time): the
+	 * next refreshes wait the backoff, so that it is no busy loop.
+	 */
+	cpd_schedule_poll(d, d->refreshed ? cp_backoff_next(&d->backoff, cp_rand, NULL) : 0);
+	d->refreshed = true;
 }
 
 static void cpd_refresh_token(struct cpd *d)
@@ -605,13 +1021,14 @@ static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
 	d->request_in_flight = false;
 	d->polls++;
 	if (v == CP_VERDICT_DELETED) {
-		if (cp_confirm_feed(&d->confirm, v))
-			cpd_on_deletion(d);
-		else
-			cpd_schedule_poll(d, cpd_poll_delay(d));
+		cpd_on_deletion(d);
 		return;
 	}
-	cp_confirm_feed(&d->confirm, v);
+	if (d->unconfirmed) {
+		/* To be confirmed at the polling pace, not after a backoff. */
+		cpd_schedule_poll(d, cpd_poll_delay(d));
+		return;
+	}
 	if (v == CP_VERDICT_TOKEN_EXPIRED) {
 		d->resync = d->cfg.mode == CP_MODE_PUSH;
 		cpd_refresh_token(d);
@@ -629,10 +1046,12 @@ static void cpd_jobs_done(void *ctx, const struct cp_http_result *res)
 		return;
 	}
 	cp_backoff_reset(&d->backoff);
+	d->refreshed = false;
 	d->last_error[0] = '\0';
 	cpd_take_poll_advice(d, advice);
 	if (skipped)
 		cpd_error(d, "jobs list: %zu entr(ies) of the wrong shape, skipped", skipped);
+	d->admit_blocked = false;
 	for (size_t i = 0; i < n && d->state == CP_STATE_REGISTERED; i++)
 		cpd_job_start(d, &jobs[i]);
 	if (d->state == CP_STATE_REGISTERED && d->cfg.mode == CP_MODE_POLL)
@@ -680,12 +1099,12 @@ static void cpd_stop_poll(struct cpd *d)
 /* ---- push mode ---- */
 
 /*
- * Count @v towards the confirmation of a deletion; once confirmed, act on
- * it and return true.
+ * A deletion, confirmed (cpd_classify counts every answer): act on it and
+ * return true.
  */
 static bool cpd_deletion_confirmed(struct cpd *d, enum cp_verdict v)
 {
-	if (!cp_confirm_feed(&d->confirm, v))
+	if (v != CP_VERDICT_DELETED)
 		return false;
 	cpd_on_deletion(d);
 	return true;
@@ -769,6 +1188,7 @@ static void cpd_push_opened(void *ctx)
 	struct cpd *d = ctx;
 
 	d->last_contact = time(NULL);
+	d->refreshed = false;
 	cp_info("event stream open");
 	/* The first heartbeat goes with the first stream; then its own pace. */
 	if (!cp_timer_armed(d->heartbeat_timer.fd))
@@ -923,6 +1343,19 @@ static void cpd_registration_done(void *ctx, const struct cp_http_result *res)
 		cpd_apply(d, CP_EV_DELETION);
 		return;
 	}
+	if (cpd_cloud_error(res, 410, "registration_expired")) {
+		/* Nobody claimed it in time: the protocol says register again. */
+		if (++d->reg_renewals > CPD_REG_RENEWALS_MAX) {
+			cpd_error(d, "the claim code expired %u times without a claim; "
+				  "run cloudprintctl register again", CPD_REG_RENEWALS_MAX + 1);
+			cpd_apply(d, CP_EV_REGISTER_FAILED);
+			return;
+		}
+		cp_warn("claim code %s expired before the owner claimed it: registering again",
+			d->claim_code);
+		cpd_start_claim(d);
+		return;
+	}
 	if (v != CP_VERDICT_OK) {
 		cpd_retry_later(d, v, res);
 		return;
@@ -1025,32 +1458,97 @@ static void cpd_stop_cloud(struct cpd *d)
 	cp_timer_disarm(d->heartbeat_timer.fd);
 	d->heartbeat_in_flight = false;
 	d->resync = false;
+	d->deferred = false;		/* no resync when the jobs end below */
 	cpd_stop_poll(d);
 	d->request_in_flight = false;
 	for (unsigned int i = 0; i < CPD_JOBS_MAX; i++)
 		if (d->jobs[i].active)
 			cpd_job_end(&d->jobs[i]);
 	memset(d->printing, 0, sizeof(d->printing));
+	/* The ledger keeps what the cloud has yet to hear, for a return. */
+	memset(d->status, 0, sizeof(d->status));
+	cp_timer_disarm(d->status_timer.fd);
 }
 
-/* A crash point in the deletion sequence (crashpoint.h). */
-static void cpd_crashpoint(const struct cp_step *st, bool deletion, const char *what)
+/*
+ * Crash points of a transition (crashpoint.h): @crash-@what, where @crash
+ * names the transition ("deletion-<state>", "resume", "resolve-keep") or
+ * is NULL for one without crash points.
+ */
+static void cpd_crashpoint(const char *crash, const char *what)
 {
-	char name[64];
+	char name[96];
 
-	if (!deletion)
+	if (!crash)
 		return;
-	snprintf(name, sizeof(name), "deletion-%s-%s", cp_state_name(st->next), what);
+	snprintf(name, sizeof(name), "%s-%s", crash, what);
 	cp_crashpoint(name);
 }
 
-/* Carry out @st's actions in their order, then enter its state. */
-static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
+static const char *cpd_crash_name(enum cp_event ev, const struct cp_step *st)
+{
+	static char name[48];
+
+	switch (ev) {
+	case CP_EV_DELETION:
+		snprintf(name, sizeof(name), "deletion-%s", cp_state_name(st->next));
+		return name;
+	case CP_EV_RESUME:
+		return "resume";
+	case CP_EV_RESOLVE_KEEP:
+		return "resolve-keep";
+	case CP_EV_REGISTER:
+	case CP_EV_CLAIMED:
+	case CP_EV_REGISTER_FAILED:
+	case CP_EV_RESOLVE_DELETE:
+	case CP_EV_RESOLVE_SUSPEND:
+	case CP_EV_UNREGISTER:
+		break;
+	}
+	return NULL;
+}
+
+/* The lockdown of a step failed: silent, credentials untouched, try again. */
+static void cpd_lockdown_failed(struct cpd *d, const struct cp_step *st, const char *crash, int r)
+{
+	uint32_t ms = cp_backoff_next(&d->lock_backoff, cp_rand, NULL);
+
+	cpd_error(d, "driver lockdown failed: %s; nothing else is done (the credentials are "
+		  "kept) until it succeeds; again in %u ms", strerror(-r), ms);
+	if (st->actions & CP_ACT_STOP_CLOUD)
+		cpd_stop_cloud(d);
+	d->lock_step = *st;
+	snprintf(d->lock_crash, sizeof(d->lock_crash), "%s", crash ? crash : "");
+	d->lock_pending = true;
+	cp_timer_arm(d->lock_timer.fd, ms);
+}
+
+static int cpd_run(struct cpd *d, const struct cp_step *st, const char *crash);
+
+static void cpd_on_lock_timer(struct cp_watch *w, uint32_t events)
+{
+	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, lock_timer));
+	struct cp_step st = d->lock_step;
+
+	(void)events;
+	if (!cp_timer_consume(w->fd) || !d->lock_pending)
+		return;
+	d->lock_pending = false;
+	if (!cpd_run(d, &st, d->lock_crash[0] ? d->lock_crash : NULL))
+		cp_info("driver lockdown done on a later attempt");
+}
+
+/* Carry out a step of the state machine; 0, or -errno with last_error set. */
+static int cpd_run(struct cpd *d, const struct cp_step *st, const char *crash)
 {
 	uint32_t flushed = 0, lock_to;
 	int r;
 
-	cpd_crashpoint(st, deletion, "start");
+	if (d->lock_pending) {
+		cpd_error(d, "a driver lockdown failed and is being tried again");
+		return -EBUSY;
+	}
+	cpd_crashpoint(crash, "start");
 	if (st->actions & CP_ACT_LOCKDOWN) {
 		lock_to = st->next == CP_STATE_SUSPENDED ? PRENGINE_STATE_SUSPENDED :
 			  st->next == CP_STATE_UNREGISTERED && !(st->actions & CP_ACT_DELETE_CREDS) ?
@@ -1059,23 +1557,25 @@ static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 			lock_to = PRENGINE_STATE_UNREGISTERED;
 		r = cp_engine_lockdown(&d->eng, lock_to, &flushed);
 		if (r) {
-			cpd_error(d, "driver lockdown failed: %s", strerror(-r));
+			cpd_lockdown_failed(d, st, crash, r);
+			return r;
 		} else {
 			struct timespec now;
 
 			clock_gettime(CLOCK_REALTIME, &now);
 			d->locked_at = now.tv_sec + now.tv_nsec / 1e9;
+			cp_backoff_reset(&d->lock_backoff);
 			cp_info("driver locked down: %u cloud job(s) flushed", flushed);
 		}
 		if (d->detection[0] && flushed)
 			snprintf(d->detection + strlen(d->detection),
 				 sizeof(d->detection) - strlen(d->detection),
 				 "; %u job(s) flushed", flushed);
-		cpd_crashpoint(st, deletion, "locked");
+		cpd_crashpoint(crash, "locked");
 	}
 	if (st->actions & CP_ACT_STOP_CLOUD) {
 		cpd_stop_cloud(d);
-		cpd_crashpoint(st, deletion, "silent");
+		cpd_crashpoint(crash, "silent");
 	}
 	if (st->actions & CP_ACT_TELL_CLOUD) {
 		char url[CPD_URL_LEN];
@@ -1087,14 +1587,25 @@ static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 	}
 	if (st->actions & CP_ACT_START_CLAIM) {
 		d->state = st->next;
+		d->reg_renewals = 0;
 		cpd_start_claim(d);
+	}
+	if (st->actions & CP_ACT_OPEN_DRIVER) {
+		/* Before the file: see enum cp_action. */
+		r = cp_engine_set_state(&d->eng, cp_state_driver(st->next));
+		if (r) {
+			cpd_error(d, "setting the driver state failed: %s; still %s", strerror(-r),
+				  cp_state_name(d->state));
+			return r;
+		}
+		cpd_crashpoint(crash, "driver-set");
 	}
 	if (st->actions & CP_ACT_WRITE_CREDS) {
 		d->creds.mark = cpd_mark(st->next);
 		r = cp_creds_store(d->cfg.state_dir, &d->creds);
 		if (r)
 			cpd_error(d, "storing the credentials failed: %s", strerror(-r));
-		cpd_crashpoint(st, deletion, "creds-stored");
+		cpd_crashpoint(crash, "creds-stored");
 	}
 	if (st->actions & CP_ACT_DELETE_CREDS) {
 		r = cp_creds_delete(d->cfg.state_dir);
@@ -1103,13 +1614,16 @@ static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 		else
 			cp_info("credentials deleted");
 		memset(&d->creds, 0, sizeof(d->creds));
-		cpd_crashpoint(st, deletion, "creds-deleted");
+		/* Its jobs belong to the registration that is gone. */
+		d->ledger.n = 0;
+		cpd_ledger_save(d);
+		cpd_crashpoint(crash, "creds-deleted");
 	}
 	if (st->actions & CP_ACT_SET_DRIVER) {
 		r = cp_engine_set_state(&d->eng, cp_state_driver(st->next));
 		if (r)
 			cpd_error(d, "setting the driver state failed: %s", strerror(-r));
-		cpd_crashpoint(st, deletion, "driver-set");
+		cpd_crashpoint(crash, "driver-set");
 	}
 	if (st->actions & CP_ACT_LOG_DELETION)
 		cp_warn("the cloud deleted this printer's registration; policy keep: carrying on");
@@ -1122,7 +1636,9 @@ static void cpd_run(struct cpd *d, const struct cp_step *st, bool deletion)
 		d->detection[0] = '\0';
 		d->stream_end[0] = '\0';
 		cpd_schedule_poll(d, 0);
+		cpd_ledger_resume(d);
 	}
+	return 0;
 }
 
 static void cpd_apply(struct cpd *d, enum cp_event ev)
@@ -1133,7 +1649,7 @@ static void cpd_apply(struct cpd *d, enum cp_event ev)
 		cp_warn("event %d ignored in state %s", ev, cp_state_name(d->state));
 		return;
 	}
-	cpd_run(d, &st, ev == CP_EV_DELETION);
+	cpd_run(d, &st, cpd_crash_name(ev, &st));
 }
 
 /* A deletion was detected; d->detection says how. */
@@ -1286,8 +1802,10 @@ static void cpd_command(void *ctx, int fd, const char *line)
 		cpd_reply(fd, false, err);
 		return;
 	}
-	cpd_run(d, &st, false);
-	cpd_reply(fd, true, NULL);
+	if (cpd_run(d, &st, cpd_crash_name(ev, &st)))
+		cpd_reply(fd, false, d->last_error);
+	else
+		cpd_reply(fd, true, NULL);
 }
 
 /* ---- start-up ---- */
@@ -1314,7 +1832,7 @@ static int cpd_reconcile(struct cpd *d)
 		d->creds.mark ? "present" : "absent", cp_state_name(st.next));
 	/* Finish whatever transition a crash or a reboot interrupted. */
 	d->state = CP_STATE_UNREGISTERED;
-	cpd_run(d, &st, false);
+	cpd_run(d, &st, NULL);
 	return 0;
 }
 
@@ -1344,7 +1862,13 @@ static void cpd_engine_attach(struct cpd *d)
 		return;
 	}
 	d->engine_up = true;
-	cp_info("%s is there", d->engine_node);
+	d->spool = cp_engine_spool_bytes();
+	if (!d->spool) {
+		cp_warn("the driver's buffer_kib cannot be read: assuming %llu KiB",
+			CPD_SPOOL_DEFAULT >> 10);
+		d->spool = CPD_SPOOL_DEFAULT;
+	}
+	cp_info("%s is there (spool %llu KiB)", d->engine_node, (unsigned long long)d->spool >> 10);
 	if (cpd_reconcile(d)) {
 		d->failed = true;
 		d->running = false;
@@ -1362,6 +1886,8 @@ static void cpd_engine_detach(struct cpd *d)
 	if (!d->engine_up)
 		return;
 	cp_warn("%s went away: cloud requests stop until it is back", d->engine_node);
+	d->lock_pending = false;	/* reconciled again when it is back */
+	cp_timer_disarm(d->lock_timer.fd);
 	cp_push_close(&d->push);
 	cp_http_cancel_all(d->http);
 	cpd_stop_cloud(d);
@@ -1466,7 +1992,7 @@ int main(int argc, char **argv)
 	bool check_only = false;
 	char err[256];
 	sigset_t mask;
-	int opt;
+	int opt, r;
 
 	while ((opt = getopt(argc, argv, "c:tSkh")) != -1) {
 		switch (opt) {
@@ -1505,6 +2031,11 @@ int main(int argc, char **argv)
 		cp_err("state directory %s: %m", d.cfg.state_dir);
 		return 1;
 	}
+	r = cp_ledger_load(d.cfg.state_dir, &d.ledger);
+	if (r == -EINVAL)
+		cp_err("%s/%s is damaged: its jobs are forgotten", d.cfg.state_dir, CP_LEDGER_FILE);
+	else if (r && r != -ENOENT)
+		cp_err("%s/%s: %s", d.cfg.state_dir, CP_LEDGER_FILE, strerror(-r));
 	cp_backoff_init(&d.backoff, d.cfg.backoff_base_ms, d.cfg.backoff_cap_ms);
 	d.confirm.need = d.cfg.confirm_count;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1527,6 +2058,11 @@ int main(int argc, char **argv)
 	d.poll_timer.fn = cpd_on_poll_timer;
 	d.heartbeat_timer.fd = cp_timer_new();
 	d.heartbeat_timer.fn = cpd_on_heartbeat_timer;
+	d.status_timer.fd = cp_timer_new();
+	d.status_timer.fn = cpd_on_status_timer;
+	d.lock_timer.fd = cp_timer_new();
+	d.lock_timer.fn = cpd_on_lock_timer;
+	cp_backoff_init(&d.lock_backoff, d.cfg.backoff_base_ms, d.cfg.backoff_cap_ms);
 	d.events.fn = cpd_on_events;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -1539,6 +2075,7 @@ int main(int argc, char **argv)
 	if (!d.http || cpd_watch(&d, &d.poll_timer) || cpd_watch(&d, &d.devices) ||
 	    cpd_watch(&d, &d.engine_retry) ||
 	    cpd_watch(&d, &d.signals) || cpd_watch(&d, &d.heartbeat_timer) ||
+	    cpd_watch(&d, &d.status_timer) || cpd_watch(&d, &d.lock_timer) ||
 	    cp_push_init(&d.push, d.epfd, d.http, d.cfg.stream_timeout_ms, &cpd_push_ops, &d)) {
 		cp_err("event loop set-up failed: %m");
 		return 1;

@@ -1,17 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Credentials file; see creds.h. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "creds.h"
 #include "crashpoint.h"
+#include "statefile.h"
 
 static const char *const mark_names[] = {
 	[CP_CREDS_NONE] = "none",
@@ -19,19 +18,6 @@ static const char *const mark_names[] = {
 	[CP_CREDS_DELETED] = "deleted",
 	[CP_CREDS_SUSPENDED] = "suspended",
 };
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		r = -errno;
-	close(fd);
-	return r;
-}
 
 static int copy_field(const cJSON *root, const char *name, char *out, size_t size)
 {
@@ -45,25 +31,15 @@ static int copy_field(const cJSON *root, const char *name, char *out, size_t siz
 
 int cp_creds_load(const char *dir, struct cp_creds *c)
 {
-	char path[512], buf[4096];
 	const cJSON *m;
 	cJSON *root;
-	ssize_t n;
-	int fd, r = -EINVAL;
+	int r;
 
 	memset(c, 0, sizeof(*c));
-	snprintf(path, sizeof(path), "%s/" CP_CREDS_FILE, dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = '\0';
-	root = cJSON_Parse(buf);
-	if (!root)
-		return -EINVAL;
+	r = cp_statefile_read_json(dir, CP_CREDS_FILE, 4095, &root);
+	if (r)
+		return r;
+	r = -EINVAL;
 	if (copy_field(root, "printer_id", c->printer_id, sizeof(c->printer_id)) ||
 	    copy_field(root, "printer_secret", c->secret, sizeof(c->secret)) ||
 	    copy_field(root, "access_token", c->access_token, sizeof(c->access_token)))
@@ -83,11 +59,9 @@ out:
 
 int cp_creds_store(const char *dir, const struct cp_creds *c)
 {
-	char tmp[512], path[512];
 	cJSON *root = cJSON_CreateObject();
 	char *text;
-	size_t len;
-	int fd, r = 0;
+	int r;
 
 	cJSON_AddStringToObject(root, "printer_id", c->printer_id);
 	cJSON_AddStringToObject(root, "printer_secret", c->secret);
@@ -97,54 +71,7 @@ int cp_creds_store(const char *dir, const struct cp_creds *c)
 	cJSON_Delete(root);
 	if (!text)
 		return -ENOMEM;
-	len = strlen(text);
-
-	snprintf(tmp, sizeof(tmp), "%s/." CP_CREDS_FILE ".tmp", dir);
-	snprintf(path, sizeof(path), "%s/" CP_CREDS_FILE, dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (cp_crashpoint("creds-store-opened")) {
-		r = -EINTR;
-		close(fd);
-		goto out;
-	}
-	errno = 0;
-	if (fchmod(fd, 0600) || write(fd, text, len) != (ssize_t)len) {
-		r = errno ? -errno : -EIO;
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (cp_crashpoint("creds-store-written")) {
-		r = -EINTR;
-		close(fd);
-		goto out;
-	}
-	if (fsync(fd)) {
-		r = -errno;
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	close(fd);
-	if (cp_crashpoint("creds-store-synced")) {
-		r = -EINTR;
-		goto out;
-	}
-	if (rename(tmp, path)) {
-		r = -errno;
-		unlink(tmp);
-		goto out;
-	}
-	if (cp_crashpoint("creds-store-renamed")) {
-		r = -EINTR;
-		goto out;
-	}
-	r = fsync_dir(dir);
-out:
+	r = cp_statefile_replace(dir, CP_CREDS_FILE, text, strlen(text), "creds-store");
 	free(text);
 	return r;
 }
@@ -160,5 +87,5 @@ int cp_creds_delete(const char *dir)
 		return -errno;
 	if (cp_crashpoint("creds-delete-unlinked"))
 		return -EINTR;
-	return fsync_dir(dir);
+	return cp_statefile_fsync_dir(dir);
 }

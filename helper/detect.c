@@ -103,7 +103,9 @@ enum cp_verdict cp_classify(const struct cp_pattern *patterns, size_t n,
 		v = CP_VERDICT_RATE_LIMITED;
 	} else if (a->status == 401) {
 		code = root ? json_path_string(root, "error.code") : NULL;
-		if (code && !strcmp(code, "token_expired"))
+		/* Expired, or unknown (revoked, or issued before a restart of the
+		 * cloud): either way a refresh with the secret is the answer. */
+		if (code && (!strcmp(code, "token_expired") || !strcmp(code, "invalid_token")))
 			v = CP_VERDICT_TOKEN_EXPIRED;
 	}
 out:

@@ -27,7 +27,7 @@ struct cp_pattern {
 enum cp_verdict {
 	CP_VERDICT_OK,			/* 2xx */
 	CP_VERDICT_DELETED,		/* matched a deletion pattern */
-	CP_VERDICT_TOKEN_EXPIRED,	/* 401 token_expired: refresh */
+	CP_VERDICT_TOKEN_EXPIRED,	/* 401 token_expired or invalid_token: refresh */
 	CP_VERDICT_RATE_LIMITED,	/* 429: wait (Retry-After) */
 	CP_VERDICT_TRANSIENT,		/* no answer, 5xx, anything else */
 };

@@ -141,16 +141,36 @@ int cp_engine_events_read(struct cp_engine *e,
 	}
 }
 
+uint64_t cp_engine_spool_bytes(void)
+{
+	FILE *f = fopen("/sys/module/prengine/parameters/buffer_kib", "re");
+	unsigned long long kib = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &kib) != 1)
+		kib = 0;
+	fclose(f);
+	return kib * 1024;
+}
+
+int cp_engine_job_info(struct cp_engine *e, uint64_t id, struct prengine_job_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->job_id = id;
+	return ioctl(e->fd, PRENGINE_IOC_JOB_INFO, info) ? -errno : 0;
+}
+
 int cp_engine_job_begin(struct cp_engine *e, struct cp_engine_job *j, const char *cloud_id,
-			const char *name, uint64_t size)
+			const char *name, uint64_t size, bool hold)
 {
 	struct prengine_job_decl d;
 	char path[64];
 
 	memset(&d, 0, sizeof(d));
 	d.source = PRENGINE_SOURCE_CLOUD;
-	/* Nothing prints before the SHA-256 checked out; a crash aborts it. */
-	d.flags = PRENGINE_JOB_F_HOLD | PRENGINE_JOB_F_ABORT_ON_CLOSE;
+	/* Held: nothing prints before the SHA-256 checked out.  A crash aborts it. */
+	d.flags = PRENGINE_JOB_F_ABORT_ON_CLOSE | (hold ? PRENGINE_JOB_F_HOLD : 0);
 	d.size = size;
 	snprintf(d.cloud_id, sizeof(d.cloud_id), "%s", cloud_id);
 	snprintf(d.name, sizeof(d.name), "%s", name);

@@ -42,14 +42,27 @@ int cp_engine_events_fd(const struct cp_engine *e);
 int cp_engine_events_read(struct cp_engine *e,
 			  void (*fn)(void *ctx, const struct cp_engine_event *ev), void *ctx);
 
+/*
+ * The driver's spool (its buffer_kib, in bytes): a held job must fit in
+ * it.  0 when the module's parameter cannot be read.
+ */
+uint64_t cp_engine_spool_bytes(void);
+
 /* A cloud job being written: fd is non-blocking (see jobfeed.h). */
 struct cp_engine_job {
 	int fd;
 	uint64_t id;
 };
 
+/*
+ * Declare a cloud job of @size bytes.  @hold: nothing prints before the
+ * commit (the job must fit in the spool); otherwise it prints as it
+ * arrives.  Either way closing without a commit aborts it.
+ */
 int cp_engine_job_begin(struct cp_engine *e, struct cp_engine_job *j, const char *cloud_id,
-			const char *name, uint64_t size);
+			const char *name, uint64_t size, bool hold);
+/* The driver's record of engine job @id. */
+int cp_engine_job_info(struct cp_engine *e, uint64_t id, struct prengine_job_info *info);
 int cp_engine_job_commit(struct cp_engine_job *j);
 void cp_engine_job_abort(struct cp_engine_job *j);
 

@@ -31,6 +31,7 @@ struct cp_http {
 
 /* Bytes of an event stream held between curl's callback and their delivery. */
 #define CP_HTTP_STREAM_PENDING_MAX	(256 * 1024)
+#define CP_HTTP_ERROR_BODY_MAX		(16 * 1024)	/* the body of a streamed request's error */
 
 enum cp_http_stream_state {
 	CP_HTTP_STREAM_NONE,		/* a short request */
@@ -49,6 +50,7 @@ struct cp_http_req {
 	size_t len, max;
 	bool too_big;
 	cp_http_sink sink;
+	int sink_answer;		/* 0 not known yet, 1 a 2xx (the sink's), -1 kept */
 	cp_http_done done;
 	void *ctx;
 	char errbuf[CURL_ERROR_SIZE];
@@ -298,7 +300,13 @@ static size_t cp_http_write_cb(char *data, size_t size, size_t nmemb, void *user
 		cp_http_stream_classify(r);
 	if (r->stream == CP_HTTP_STREAM_OPEN)
 		return cp_http_stream_append(r, data, n);
-	if (r->sink) {
+	if (r->sink && !r->sink_answer) {
+		long status = 0;
+
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		r->sink_answer = status >= 200 && status < 300 ? 1 : -1;
+	}
+	if (r->sink_answer > 0) {
 		int ret = r->sink(r->ctx, r, data, n);
 
 		if (ret == CP_HTTP_SINK_PAUSE)
@@ -437,8 +445,10 @@ int cp_http_start(struct cp_http *h, const char *method, const char *url, const 
 		  const char *json_body, size_t max_body, cp_http_sink sink, cp_http_done done,
 		  void *ctx)
 {
+	/* A streamed request keeps the body of an answer that is not a 2xx. */
 	struct cp_http_req *r = cp_http_req_new(h, method, url, bearer, "application/json",
-						max_body, !sink);
+						sink && max_body > CP_HTTP_ERROR_BODY_MAX ?
+						CP_HTTP_ERROR_BODY_MAX : max_body, true);
 
 	if (!r)
 		return -ENOMEM;

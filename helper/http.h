@@ -15,7 +15,9 @@ struct cp_http;
 struct cp_http_req;
 
 /*
- * Called as data arrives, for streamed bodies: 0 takes the bytes,
+ * Called as data arrives, for streamed bodies of a 2xx answer (the body of
+ * any other answer is kept, up to 16 KiB, and given in the result as for a
+ * request without a sink): 0 takes the bytes,
  * CP_HTTP_SINK_PAUSE takes none of them and pauses the transfer until
  * cp_http_resume(@r) (the same bytes then come again), anything else
  * aborts it.
@@ -26,7 +28,7 @@ typedef int (*cp_http_sink)(void *ctx, struct cp_http_req *r, const void *buf, s
 struct cp_http_result {
 	bool transport_ok;	/* an HTTP answer arrived whole */
 	long status;
-	const char *body;	/* NUL-terminated; NULL for streamed bodies */
+	const char *body;	/* NUL-terminated; "" for a streamed 2xx body */
 	size_t body_len;
 	bool too_big;		/* the answer exceeded the limit and was cut */
 	uint32_t retry_after_s;	/* from a Retry-After header, or 0 */

@@ -85,13 +85,14 @@ int cp_policy_step(enum cp_state state, enum cp_policy policy, enum cp_event ev,
 	case CP_EV_RESOLVE_KEEP:
 		if (state != CP_STATE_DELETED)
 			return -EINVAL;
-		step(out, CP_STATE_REGISTERED, CP_ACT_WRITE_CREDS | CP_ACT_SET_DRIVER |
+		/* Driver first: see enum cp_action. */
+		step(out, CP_STATE_REGISTERED, CP_ACT_OPEN_DRIVER | CP_ACT_WRITE_CREDS |
 		     CP_ACT_START_CLOUD);
 		return 0;
 	case CP_EV_RESUME:
 		if (state != CP_STATE_SUSPENDED)
 			return -EINVAL;
-		step(out, CP_STATE_REGISTERED, CP_ACT_WRITE_CREDS | CP_ACT_SET_DRIVER |
+		step(out, CP_STATE_REGISTERED, CP_ACT_OPEN_DRIVER | CP_ACT_WRITE_CREDS |
 		     CP_ACT_START_CLOUD);
 		return 0;
 	case CP_EV_UNREGISTER:

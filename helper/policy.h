@@ -41,18 +41,25 @@ enum cp_event {
  * Actions, in execution order (lowest bit first).  The order is the
  * contract: the driver is locked before anything else happens (so the
  * lockdown, not a cancelled download, ends every cloud job), and the
- * credentials are durable before the driver opens the cloud channel.
+ * credentials are durable before the driver opens the cloud channel on a
+ * registration.  Leaving a deletion the user chose to keep (resume,
+ * resolve keep) opens the driver first and writes the file after: a file
+ * marked registered beside a locked driver means "a deletion was being
+ * handled", which a restart finishes under the configured policy; the
+ * other way round a restart only locks the driver again (the user resumes
+ * again), and the credentials are never lost.
  */
 enum cp_action {
 	CP_ACT_LOCKDOWN		= 1 << 0, /* driver lockdown into the step's driver state */
 	CP_ACT_STOP_CLOUD	= 1 << 1, /* cancel transfers, no more requests */
 	CP_ACT_TELL_CLOUD	= 1 << 2, /* DELETE /v1/printers/{id} (printer-initiated) */
 	CP_ACT_START_CLAIM	= 1 << 3, /* POST /v1/printers, then poll the claim */
-	CP_ACT_WRITE_CREDS	= 1 << 4, /* store the credentials, marked with the state */
-	CP_ACT_DELETE_CREDS	= 1 << 5, /* remove the credentials file */
-	CP_ACT_SET_DRIVER	= 1 << 6, /* set the driver state (no lockdown) */
-	CP_ACT_START_CLOUD	= 1 << 7, /* resume polling / the event stream */
-	CP_ACT_LOG_DELETION	= 1 << 8, /* policy keep: say so and carry on */
+	CP_ACT_OPEN_DRIVER	= 1 << 4, /* set the driver registered, before the file */
+	CP_ACT_WRITE_CREDS	= 1 << 5, /* store the credentials, marked with the state */
+	CP_ACT_DELETE_CREDS	= 1 << 6, /* remove the credentials file */
+	CP_ACT_SET_DRIVER	= 1 << 7, /* set the driver state (no lockdown) */
+	CP_ACT_START_CLOUD	= 1 << 8, /* resume polling / the event stream */
+	CP_ACT_LOG_DELETION	= 1 << 9, /* policy keep: say so and carry on */
 };
 
 struct cp_step {

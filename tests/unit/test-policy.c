@@ -24,6 +24,7 @@
 #define WCRED CP_ACT_WRITE_CREDS
 #define DCRED CP_ACT_DELETE_CREDS
 #define DRV CP_ACT_SET_DRIVER
+#define OPEN CP_ACT_OPEN_DRIVER
 #define START CP_ACT_START_CLOUD
 #define LOG CP_ACT_LOG_DELETION
 
@@ -49,8 +50,8 @@ static const struct row table[] = {
 	/* Answers to ask. */
 	{ D, CP_POLICY_ASK, CP_EV_RESOLVE_DELETE, 0, U, DCRED | DRV },
 	{ D, CP_POLICY_ASK, CP_EV_RESOLVE_SUSPEND, 0, S, WCRED | DRV },
-	{ D, CP_POLICY_ASK, CP_EV_RESOLVE_KEEP, 0, R, WCRED | DRV | START },
-	{ S, CP_POLICY_SUSPEND, CP_EV_RESUME, 0, R, WCRED | DRV | START },
+	{ D, CP_POLICY_ASK, CP_EV_RESOLVE_KEEP, 0, R, OPEN | WCRED | START },
+	{ S, CP_POLICY_SUSPEND, CP_EV_RESUME, 0, R, OPEN | WCRED | START },
 	/* Unregistering. */
 	{ R, CP_POLICY_DELETE, CP_EV_UNREGISTER, 0, U, STOP | LOCK | TELL | DCRED },
 	{ G, CP_POLICY_DELETE, CP_EV_UNREGISTER, 0, U, STOP },
@@ -149,6 +150,60 @@ static void test_reconcile_table(void **state)
 	}
 }
 
+static enum cp_creds_mark mark_of(enum cp_state s)
+{
+	return s == R ? CP_CREDS_REGISTERED : s == D ? CP_CREDS_DELETED :
+	       s == S ? CP_CREDS_SUSPENDED : CP_CREDS_NONE;
+}
+
+/*
+ * A crash after any action of a transition that keeps the credentials
+ * (resume, resolve keep, resolve suspend) leaves a driver state and a file
+ * that a restart, under any configured policy, reconciles to the state
+ * before or after the transition, never deleting the credentials.  The
+ * actions run lowest bit first, as the daemon runs them.
+ */
+static void test_crash_in_a_kept_transition_keeps_the_credentials(void **state)
+{
+	static const struct {
+		enum cp_state from;
+		enum cp_event ev;
+	} keep[] = {
+		{ S, CP_EV_RESUME },
+		{ D, CP_EV_RESOLVE_KEEP },
+		{ D, CP_EV_RESOLVE_SUSPEND },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		struct cp_step st;
+		unsigned int driver = cp_state_driver(keep[i].from);
+		enum cp_creds_mark creds = mark_of(keep[i].from);
+
+		assert_int_equal(cp_policy_step(keep[i].from, CP_POLICY_ASK, keep[i].ev, &st), 0);
+		for (unsigned int bit = 1; bit && bit <= st.actions; bit <<= 1) {
+			if (!(st.actions & bit))
+				continue;
+			if (bit == CP_ACT_WRITE_CREDS)
+				creds = mark_of(st.next);
+			if (bit == CP_ACT_SET_DRIVER || bit == CP_ACT_OPEN_DRIVER)
+				driver = cp_state_driver(st.next);
+			for (int p = CP_POLICY_DELETE; p <= CP_POLICY_ASK; p++) {
+				struct cp_step rec;
+
+				cp_reconcile(driver, creds, p, &rec);
+				if ((rec.actions & DCRED) ||
+				    (rec.next != keep[i].from && rec.next != st.next))
+					fail_msg("%s -> %s, crash after action %#x, policy %s: "
+						 "restart goes to %s with actions %#x",
+						 cp_state_name(keep[i].from), cp_state_name(st.next),
+						 bit, cp_policy_name(p), cp_state_name(rec.next),
+						 rec.actions);
+			}
+		}
+	}
+}
+
 static void test_names_and_parse(void **state)
 {
 	enum cp_policy p;
@@ -169,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_transition_table),
 		cmocka_unit_test(test_deletion_locks_down_before_anything_else),
 		cmocka_unit_test(test_reconcile_table),
+		cmocka_unit_test(test_crash_in_a_kept_transition_keeps_the_credentials),
 		cmocka_unit_test(test_names_and_parse),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
