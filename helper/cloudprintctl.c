@@ -2,7 +2,7 @@
 /*
  * cloudprintctl: talk to cloudprintd over its control socket.
  * Exit status: 0 done, 1 the daemon refused, 2 usage, 3 the daemon is not
- * running.
+ * running, 4 permission denied (by the socket's mode or by the daemon).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -143,6 +143,11 @@ int main(int argc, char **argv)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (errno == EACCES || errno == EPERM) {
+			fprintf(stderr, "cloudprintctl: permission denied: %s (root or the "
+				"socket's group only)\n", path);
+			return 4;
+		}
 		fprintf(stderr, "cloudprintctl: cloudprintd is not running (%s: %s)\n", path,
 			strerror(errno));
 		return 3;
@@ -163,7 +168,11 @@ int main(int argc, char **argv)
 	}
 	ok = cJSON_GetObjectItemCaseSensitive(o, "ok");
 	rc = cJSON_IsTrue(ok) ? 0 : 1;
-	if (rc) {
+	if (rc && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "denied"))) {
+		fprintf(stderr, "cloudprintctl: permission denied: '%.*s' needs root or the "
+			"daemon's admin_group\n", (int)strcspn(line, "\n"), line);
+		rc = 4;
+	} else if (rc) {
 		fprintf(stderr, "cloudprintctl: %s\n", str(o, "error"));
 	} else if (json) {
 		printf("%s", reply);

@@ -40,6 +40,7 @@
 #include "engine.h"
 #include "http.h"
 #include "jobfeed.h"
+#include "lock.h"
 #include "log.h"
 #include "policy.h"
 #include "push.h"
@@ -971,7 +972,9 @@ static void cpd_register_done(void *ctx, const struct cp_http_result *res)
 	memcpy(d->reg_token, reg.token, sizeof(d->reg_token));
 	memcpy(d->claim_code, reg.claim_code, sizeof(d->claim_code));
 	memcpy(d->claim_url, reg.claim_url, sizeof(d->claim_url));
-	cp_info("registered as %s; claim code %s at %s", d->reg_id, d->claim_code, d->claim_url);
+	/* The claim code is the owner's: on the control socket, not in the log. */
+	cp_info("registered as %s; waiting for the owner's claim", d->reg_id);
+	cp_dbg("claim code %s at %s", d->claim_code, d->claim_url);
 	cpd_reply_register(d, true, NULL);
 	cpd_schedule_poll(d, d->cfg.poll_interval_ms);
 }
@@ -1464,6 +1467,7 @@ int main(int argc, char **argv)
 	struct epoll_event evs[16];
 	const char *path = "/etc/cloudprintd.json";
 	bool check_only = false;
+	gid_t sock_gid, admin_gid;
 	char err[256];
 	sigset_t mask;
 	int opt;
@@ -1496,6 +1500,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cloudprintd: %s\n", err);
 		return 1;
 	}
+	if (cp_control_group(d.cfg.control_group, &sock_gid)) {
+		fprintf(stderr, "cloudprintd: config key 'control_group': no group %s\n",
+			d.cfg.control_group);
+		return 1;
+	}
+	if (cp_control_group(d.cfg.admin_group, &admin_gid)) {
+		fprintf(stderr, "cloudprintd: config key 'admin_group': no group %s\n",
+			d.cfg.admin_group);
+		return 1;
+	}
 	if (check_only) {
 		printf("cloudprintd: %s is valid\n", path);
 		return 0;
@@ -1503,6 +1517,11 @@ int main(int argc, char **argv)
 	cp_log_set_level(d.cfg.log_level);
 	if (mkdir(d.cfg.state_dir, 0700) && errno != EEXIST) {
 		cp_err("state directory %s: %m", d.cfg.state_dir);
+		return 1;
+	}
+	/* Before anything reads the state or touches the socket: one of us only. */
+	if (cp_lock_instance(d.cfg.state_dir, err, sizeof(err)) < 0) {
+		cp_err("%s", err);
 		return 1;
 	}
 	cp_backoff_init(&d.backoff, d.cfg.backoff_base_ms, d.cfg.backoff_cap_ms);
@@ -1543,7 +1562,8 @@ int main(int argc, char **argv)
 		cp_err("event loop set-up failed: %m");
 		return 1;
 	}
-	d.ctl = cp_control_new(d.epfd, d.cfg.control_socket, cpd_command, &d);
+	d.ctl = cp_control_new(d.epfd, d.cfg.control_socket, sock_gid, admin_gid, cpd_command,
+			       &d);
 	if (!d.ctl)
 		return 1;
 	d.running = true;

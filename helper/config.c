@@ -219,6 +219,14 @@ static int parse_key(const cJSON *v, struct cp_config *c, char *err, size_t errl
 		return parse_path(v, c->state_dir, sizeof(c->state_dir), k, err, errlen);
 	if (!strcmp(k, "control_socket"))
 		return parse_path(v, c->control_socket, sizeof(c->control_socket), k, err, errlen);
+	if (!strcmp(k, "control_group") || !strcmp(k, "admin_group")) {
+		char *g = k[0] == 'c' ? c->control_group : c->admin_group;
+
+		r = parse_string(v, g, sizeof(c->admin_group), k, err, errlen);
+		if (!r && !g[0])
+			return fail(err, errlen, k, "must name a group");
+		return r;
+	}
 	if (!strcmp(k, "printer_name"))
 		return parse_string(v, c->printer_name, sizeof(c->printer_name), k, err, errlen);
 	if (!strcmp(k, "engine"))

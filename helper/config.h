@@ -34,6 +34,8 @@ struct cp_config {
 	char ca_file[CP_PATH_MAX];		/* "" = the system's CAs */
 	char state_dir[CP_PATH_MAX];
 	char control_socket[CP_PATH_MAX];
+	char control_group[64];			/* the socket's group: may read; "" = the daemon's */
+	char admin_group[64];			/* may change state too; "" = root only */
 	char printer_name[64];
 	uint32_t engine;			/* N of /dev/prengineN */
 	enum cp_mode mode;

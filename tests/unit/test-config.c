@@ -46,6 +46,7 @@ static void test_every_key(void **state)
 	static const char json[] =
 		"{\"server\":\"https://cloud.example\",\"ca_file\":\"/etc/ca.pem\","
 		"\"state_dir\":\"/tmp/st\",\"control_socket\":\"/run/x.sock\","
+		"\"control_group\":\"lp\",\"admin_group\":\"lpadmin\","
 		"\"printer_name\":\"Lobby\",\"engine\":2,\"mode\":\"push\",\"policy\":\"ask\","
 		"\"poll_interval\":1.5,\"poll_jitter\":20,\"request_timeout\":5,"
 		"\"backoff_base\":0.5,\"backoff_cap\":60,\"confirm_count\":3,"
@@ -58,6 +59,8 @@ static void test_every_key(void **state)
 	(void)state;
 	assert_int_equal(parse(json, &c, err, sizeof(err)), 0);
 	assert_string_equal(c.ca_file, "/etc/ca.pem");
+	assert_string_equal(c.control_group, "lp");
+	assert_string_equal(c.admin_group, "lpadmin");
 	assert_string_equal(c.state_dir, "/tmp/st");
 	assert_string_equal(c.control_socket, "/run/x.sock");
 	assert_string_equal(c.printer_name, "Lobby");
@@ -132,6 +135,8 @@ static const struct bad bads[] = {
 	{ "{\"server\":\"https://a\",\"patterns\":[{\"status\":404,\"colour\":\"red\"}]}",
 	  "unknown key 'colour'" },
 	{ "{\"server\":\"https://a\",\"printer_name\":\"two\\nlines\"}", "'printer_name': must be one line" },
+	{ "{\"server\":\"https://a\",\"admin_group\":\"\"}", "'admin_group': must name a group" },
+	{ "{\"server\":\"https://a\",\"control_group\":7}", "'control_group': must be a string" },
 };
 
 static void test_bad_configs_name_the_key(void **state)
