@@ -31,7 +31,7 @@ struct cp_control {
 	struct cp_watch listen;
 	struct cp_watch timer;		/* the earliest client deadline */
 	int epfd;
-	gid_t sock_gid, admin_gid;
+	gid_t admin_gid;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	cp_control_fn fn;
 	void *ctx;
@@ -130,6 +130,14 @@ static void cp_control_drop(struct cp_control_client *cl, bool close_fd)
 	cp_control_rearm(cl->c);
 }
 
+/* The socket file's group now: an administrator may chgrp it at any time. */
+static gid_t cp_control_sock_gid(const struct cp_control *c)
+{
+	struct stat st;
+
+	return stat(c->path, &st) ? CP_CONTROL_NO_GROUP : st.st_gid;
+}
+
 static void cp_control_run(struct cp_control_client *cl)
 {
 	struct cp_control *c = cl->c;
@@ -140,7 +148,8 @@ static void cp_control_run(struct cp_control_client *cl)
 	memcpy(line, cl->line, cl->len + 1);
 	line[strcspn(line, "\r\n")] = '\0';
 	cp_control_drop(cl, false);
-	if (!cp_control_allowed(&peer, cp_control_need(line), c->sock_gid, c->admin_gid)) {
+	if (!cp_control_allowed(&peer, cp_control_need(line), cp_control_sock_gid(c),
+				c->admin_gid)) {
 		cp_warn("control: '%.64s' refused to uid %u gid %u (pid %d): %s", line,
 			(unsigned int)peer.uid, (unsigned int)peer.gid, (int)peer.pid,
 			cp_control_need(line) == CP_CONTROL_READ ? "not root nor in the socket's group" :
@@ -286,8 +295,6 @@ struct cp_control *cp_control_new(int epfd, const char *path, gid_t sock_gid, gi
 	struct cp_control *c = calloc(1, sizeof(*c));
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN };
-	struct stat st;
-
 	if (!c)
 		return NULL;
 	c->listen.fd = -1;
@@ -321,12 +328,10 @@ struct cp_control *cp_control_new(int epfd, const char *path, gid_t sock_gid, gi
 	unlink(path);
 	if (bind(c->listen.fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0660) ||
 	    (sock_gid != CP_CONTROL_NO_GROUP && chown(path, (uid_t)-1, sock_gid)) ||
-	    stat(path, &st) || listen(c->listen.fd, CP_CONTROL_CLIENTS_MAX)) {
+	    listen(c->listen.fd, CP_CONTROL_CLIENTS_MAX)) {
 		cp_err("control socket %s: %m", path);
 		goto err;
 	}
-	/* Whoever the file's mode lets connect, its group, may read. */
-	c->sock_gid = st.st_gid;
 	ev.data.ptr = &c->listen;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->listen.fd, &ev))
 		goto err_sys;
