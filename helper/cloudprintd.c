@@ -1021,9 +1021,11 @@ static void cpd_stop_cloud(struct cpd *d)
 	if (d->push.state == CP_PUSH_OPEN && d->cfg.stream_grace_ms) {
 		cp_push_drain(&d->push, d->cfg.stream_grace_ms);
 		cp_http_cancel_others(d->http, d->push.req);
+		cp_http_close_idle(d->http, d->push.req);
 	} else {
 		cp_push_close(&d->push);
 		cp_http_cancel_all(d->http);
+		cp_http_close_idle(d->http, NULL);
 	}
 	cp_timer_disarm(d->heartbeat_timer.fd);
 	d->heartbeat_in_flight = false;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -27,6 +28,9 @@ struct cp_http {
 	struct cp_http_req *finishing;	/* off the list, its callbacks under way */
 	unsigned int active;
 	uint64_t started;
+	/* Every socket curl has open, idle ones in its cache included. */
+	int *socks;
+	size_t n_socks, max_socks;
 };
 
 /* Bytes of an event stream held between curl's callback and their delivery. */
@@ -161,6 +165,64 @@ static int cp_http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	else
 		cp_timer_arm(h->timer.fd, timeout_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)timeout_ms);
 	return 0;
+}
+
+static curl_socket_t cp_http_open_cb(void *clientp, curlsocktype purpose,
+				     struct curl_sockaddr *a)
+{
+	struct cp_http *h = clientp;
+	int fd;
+
+	(void)purpose;
+	if (h->n_socks == h->max_socks) {
+		size_t max = h->max_socks ? 2 * h->max_socks : 8;
+		int *p = realloc(h->socks, max * sizeof(*p));
+
+		if (!p)
+			return CURL_SOCKET_BAD;
+		h->socks = p;
+		h->max_socks = max;
+	}
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd < 0)
+		return CURL_SOCKET_BAD;
+	h->socks[h->n_socks++] = fd;
+	return fd;
+}
+
+static int cp_http_close_cb(void *clientp, curl_socket_t fd)
+{
+	struct cp_http *h = clientp;
+
+	for (size_t i = 0; i < h->n_socks; i++) {
+		if (h->socks[i] == fd) {
+			h->socks[i] = h->socks[--h->n_socks];
+			break;
+		}
+	}
+	return close(fd);
+}
+
+void cp_http_close_idle(struct cp_http *h, struct cp_http_req *keep)
+{
+	curl_socket_t kept = CURL_SOCKET_BAD;
+	unsigned int n = 0;
+
+	if (keep)
+		curl_easy_getinfo(keep->easy, CURLINFO_ACTIVESOCKET, &kept);
+	/*
+	 * curl keeps idle connections in its cache until it needs one again.
+	 * Shut them down now (FIN to the server); the descriptors stay curl's,
+	 * and a later request finds the connection dead and opens a new one.
+	 */
+	for (size_t i = 0; i < h->n_socks; i++) {
+		if (h->socks[i] == kept)
+			continue;
+		if (!shutdown(h->socks[i], SHUT_RDWR))
+			n++;
+	}
+	if (n)
+		cp_dbg("http: %u idle connection(s) closed", n);
 }
 
 static void cp_http_timeout_action(struct cp_http *h)
@@ -363,6 +425,7 @@ void cp_http_free(struct cp_http *h)
 		close(h->timer.fd);
 	}
 	free(h->ca_file);
+	free(h->socks);
 	free(h);
 }
 
@@ -409,6 +472,10 @@ static struct cp_http_req *cp_http_req_new(struct cp_http *h, const char *method
 	/* How long an idle connection may wait for reuse (curl's default: 118 s). */
 	curl_easy_setopt(r->easy, CURLOPT_MAXAGE_CONN, (long)h->keep_conn_s);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_OPENSOCKETFUNCTION, cp_http_open_cb);
+	curl_easy_setopt(r->easy, CURLOPT_OPENSOCKETDATA, h);
+	curl_easy_setopt(r->easy, CURLOPT_CLOSESOCKETFUNCTION, cp_http_close_cb);
+	curl_easy_setopt(r->easy, CURLOPT_CLOSESOCKETDATA, h);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, cp_http_write_cb);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);

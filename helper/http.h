@@ -81,6 +81,12 @@ void cp_http_resume(struct cp_http *h, struct cp_http_req *r);
 void cp_http_cancel_all(struct cp_http *h);
 /* The same, but for @keep (may be NULL). */
 void cp_http_cancel_others(struct cp_http *h, struct cp_http_req *keep);
+/*
+ * Close every connection but @keep's (may be NULL), the idle ones curl
+ * keeps for reuse included: after a deletion none stays open at the
+ * server.  Call it with no other request under way.
+ */
+void cp_http_close_idle(struct cp_http *h, struct cp_http_req *keep);
 unsigned int cp_http_active(const struct cp_http *h);
 /* Requests started since creation. */
 uint64_t cp_http_started(const struct cp_http *h);
