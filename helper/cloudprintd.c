@@ -1412,6 +1412,19 @@ static void cpd_on_engine_retry(struct cp_watch *w, uint32_t events)
 		cpd_engine_attach(d);
 }
 
+/* The configuration's warnings, a line each. */
+static void cpd_log_warnings(const struct cp_config *c)
+{
+	const char *p = c->warnings;
+
+	while (*p) {
+		int len = (int)strcspn(p, "\n");
+
+		cp_warn("%.*s", len, p);
+		p += len + (p[len] == '\n');
+	}
+}
+
 static void cpd_on_signal(struct cp_watch *w, uint32_t events)
 {
 	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, signals));
@@ -1439,6 +1452,7 @@ static void cpd_on_signal(struct cp_watch *w, uint32_t events)
 		d->cfg.n_patterns = c.n_patterns;
 		d->cfg.log_level = c.log_level;
 		cp_log_set_level(c.log_level);
+		cpd_log_warnings(&c);
 		cp_info("configuration reloaded (policy %s)", cp_policy_name(d->cfg.policy));
 		return;
 	}
@@ -1513,10 +1527,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check_only) {
+		cpd_log_warnings(&d.cfg);
 		printf("cloudprintd: %s is valid\n", path);
 		return 0;
 	}
 	cp_log_set_level(d.cfg.log_level);
+	cpd_log_warnings(&d.cfg);
 	if (mkdir(d.cfg.state_dir, 0700) && errno != EEXIST) {
 		cp_err("state directory %s: %m", d.cfg.state_dir);
 		return 1;

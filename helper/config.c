@@ -143,6 +143,37 @@ static int parse_enum(const cJSON *v, int *out, const char *const *names, size_t
 	return fail(err, errlen, key, "must be one of %s", list);
 }
 
+const char *cp_config_status_never_deleted(int status)
+{
+	if (status < 200)
+		return "is informational, never a final answer";
+	if (status < 300)
+		return "is a success: every successful answer would read as a deletion";
+	if (status < 400)
+		return "is a redirect, what captive portals and proxies answer with";
+	if (status == 401)
+		return "is an expired or invalid token, answered by a token refresh; a deletion "
+		       "pattern would turn every expiry into a deletion";
+	if (status == 429)
+		return "is rate limiting, transient by design";
+	if (status >= 500)
+		return "is a server error, transient by design";
+	return NULL;
+}
+
+static void warn(struct cp_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct cp_config *c, const char *fmt, ...)
+{
+	size_t n = strlen(c->warnings);
+	va_list ap;
+
+	if (n && n + 1 < sizeof(c->warnings))
+		c->warnings[n++] = '\n';
+	va_start(ap, fmt);
+	vsnprintf(c->warnings + n, sizeof(c->warnings) - n, fmt, ap);
+	va_end(ap);
+}
+
 static int parse_patterns(const cJSON *v, struct cp_config *c, char *err, size_t errlen)
 {
 	const cJSON *p;
@@ -175,6 +206,9 @@ static int parse_patterns(const cJSON *v, struct cp_config *c, char *err, size_t
 		if (r)
 			return r;
 		pat->status = (int)status;
+		if (cp_config_status_never_deleted(pat->status))
+			return fail(err, errlen, key, "status %d can never mean deleted: it %s",
+				    pat->status, cp_config_status_never_deleted(pat->status));
 		f = cJSON_GetObjectItemCaseSensitive(p, "json_field");
 		if (f) {
 			r = parse_string(f, pat->field, sizeof(pat->field), key, err, errlen);
@@ -194,6 +228,10 @@ static int parse_patterns(const cJSON *v, struct cp_config *c, char *err, size_t
 		} else if (pat->field[0]) {
 			return fail(err, errlen, key, "json_field needs json_value");
 		}
+		if (!pat->field[0])
+			warn(c, "config key '%s': status %d alone matches any body, a proxy's or "
+			     "captive portal's error page too; add json_field and json_value", key,
+			     pat->status);
 		n++;
 	}
 	c->n_patterns = n;

@@ -52,15 +52,23 @@ struct cp_config {
 	enum cp_log_level log_level;
 	struct cp_pattern patterns[CP_PATTERNS_MAX];
 	size_t n_patterns;
+	/* Accepted but risky (a status-only pattern): "" or lines to log. */
+	char warnings[512];
 };
 
 void cp_config_defaults(struct cp_config *c);
 /*
  * Parse @json (@len bytes) over the defaults.  Returns 0, or -EINVAL with
- * a one-line reason naming the key in @err.
+ * a one-line reason naming the key in @err.  What is valid but risky is
+ * described in c->warnings, one line each, for the caller to log.
  */
 int cp_config_parse(const char *json, size_t len, struct cp_config *c, char *err, size_t errlen);
 /* Read and parse the file at @path; -errno with @err set on failure. */
 int cp_config_load(const char *path, struct cp_config *c, char *err, size_t errlen);
+/*
+ * Why an answer with HTTP @status can never mean "deleted" (it has a
+ * meaning of its own, or is transient by design), or NULL if it may.
+ */
+const char *cp_config_status_never_deleted(int status);
 
 #endif

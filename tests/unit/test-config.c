@@ -153,6 +153,64 @@ static void test_bad_configs_name_the_key(void **state)
 	}
 }
 
+/* Patterns that would read success, token expiry or transient faults as deletions. */
+static void test_dangerous_patterns_are_refused(void **state)
+{
+	static const struct {
+		int status;
+		const char *why;
+	} refused[] = {
+		{ 100, "informational" }, { 200, "success" }, { 204, "success" },
+		{ 299, "success" }, { 302, "redirect" }, { 401, "token" }, { 429, "rate limit" },
+		{ 500, "server error" }, { 503, "server error" }, { 599, "server error" },
+	};
+	static const int allowed[] = { 400, 403, 404, 409, 410, 451, 499 };
+	struct cp_config c;
+	char json[512], err[256], want[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		/* With or without a body condition: the status alone decides. */
+		for (int body = 0; body < 2; body++) {
+			snprintf(json, sizeof(json),
+				 "{\"server\":\"https://a\",\"patterns\":[{\"status\":404,"
+				 "\"json_field\":\"e\",\"json_value\":\"x\"},{\"status\":%d%s}]}",
+				 refused[i].status,
+				 body ? ",\"json_field\":\"error.code\",\"json_value\":\"gone\"" : "");
+			snprintf(want, sizeof(want), "'patterns[1]': status %d can never mean deleted",
+				 refused[i].status);
+			if (parse(json, &c, err, sizeof(err)) != -EINVAL || !strstr(err, want) ||
+			    !strstr(err, refused[i].why))
+				fail_msg("%s: got \"%s\", want \"%s\" and \"%s\"", json, err, want,
+					 refused[i].why);
+		}
+	}
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		snprintf(json, sizeof(json), "{\"server\":\"https://a\",\"patterns\":[{\"status\":%d,"
+			 "\"json_field\":\"error.code\",\"json_value\":\"gone\"}]}", allowed[i]);
+		if (parse(json, &c, err, sizeof(err)))
+			fail_msg("%s refused: %s", json, err);
+		assert_string_equal(c.warnings, "");
+	}
+}
+
+static void test_status_only_patterns_warn(void **state)
+{
+	struct cp_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse("{\"server\":\"https://a\"}", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.warnings, "");
+	assert_int_equal(parse("{\"server\":\"https://a\",\"patterns\":[{\"status\":410},"
+			       "{\"status\":404,\"json_field\":\"error.code\",\"json_value\":\"d\"},"
+			       "{\"status\":404}]}", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.n_patterns, 3);
+	assert_non_null(strstr(c.warnings, "'patterns[0]': status 410 alone matches any body"));
+	assert_non_null(strstr(c.warnings, "\nconfig key 'patterns[2]': status 404 alone"));
+	assert_null(strstr(c.warnings, "patterns[1]"));
+}
+
 static void test_oversized_values_are_refused(void **state)
 {
 	struct cp_config c;
@@ -192,6 +250,8 @@ int main(void)
 		cmocka_unit_test(test_minimal_config_gets_the_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_bad_configs_name_the_key),
+		cmocka_unit_test(test_dangerous_patterns_are_refused),
+		cmocka_unit_test(test_status_only_patterns_warn),
 		cmocka_unit_test(test_oversized_values_are_refused),
 		cmocka_unit_test(test_load_from_file),
 	};
