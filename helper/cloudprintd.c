@@ -1558,7 +1558,8 @@ int main(int argc, char **argv)
 	d.devices.fn = cpd_on_devices;
 	d.engine_retry.fd = cp_timer_new();
 	d.engine_retry.fn = cpd_on_engine_retry;
-	d.http = cp_http_new(d.epfd, d.cfg.ca_file, d.cfg.request_timeout_ms,
+	d.http = cp_http_new(d.epfd, d.cfg.ca_file, d.cfg.pinned_public_key,
+			     d.cfg.request_timeout_ms,
 			     CPD_KEEP_CONN_S);
 	d.poll_timer.fd = cp_timer_new();
 	d.poll_timer.fn = cpd_on_poll_timer;

@@ -99,6 +99,35 @@ static int parse_server(const cJSON *v, void *field, size_t size, const char *ke
 	return 0;
 }
 
+/* One or more "sha256//" + the base64 of 32 bytes, separated by ';'. */
+static int parse_pin(const cJSON *v, void *field, size_t size, const char *key,
+		     char *err, size_t errlen)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = field;
+	int r = parse_string(v, field, size, key, err, errlen);
+
+	if (r)
+		return r;
+	do {
+		size_t n;
+
+		if (strncmp(p, "sha256//", 8))
+			goto bad;
+		p += 8;
+		n = strspn(p, b64);
+		/* 32 bytes: 43 characters of base64 and one '=' of padding */
+		if (n != 43 || p[43] != '=' || (p[44] && p[44] != ';'))
+			goto bad;
+		p += 44;
+	} while (*p++ == ';');
+	return 0;
+bad:
+	return fail(err, errlen, key, "must be sha256//BASE64 (the SHA-256 of the server's public "
+		    "key), several separated by ';'");
+}
+
 /* A number of seconds within [min, max], stored in milliseconds. */
 static int parse_seconds(const cJSON *v, uint32_t *ms, double min, double max, const char *key,
 			 char *err, size_t errlen)
@@ -253,6 +282,9 @@ static int parse_key(const cJSON *v, struct cp_config *c, char *err, size_t errl
 		return parse_server(v, c->server, sizeof(c->server), k, err, errlen);
 	if (!strcmp(k, "ca_file"))
 		return parse_path(v, c->ca_file, sizeof(c->ca_file), k, err, errlen);
+	if (!strcmp(k, "pinned_public_key"))
+		return parse_pin(v, c->pinned_public_key, sizeof(c->pinned_public_key), k, err,
+				 errlen);
 	if (!strcmp(k, "state_dir"))
 		return parse_path(v, c->state_dir, sizeof(c->state_dir), k, err, errlen);
 	if (!strcmp(k, "control_socket"))

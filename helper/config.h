@@ -16,6 +16,7 @@
 
 #define CP_PATH_MAX	256
 #define CP_URL_MAX	512
+#define CP_PIN_MAX	(8 * 52)		/* up to 8 "sha256//" + 44 base64 + ";" */
 
 enum cp_mode {
 	CP_MODE_POLL,
@@ -32,6 +33,7 @@ enum cp_log_level {
 struct cp_config {
 	char server[CP_URL_MAX];		/* https://host[:port] */
 	char ca_file[CP_PATH_MAX];		/* "" = the system's CAs */
+	char pinned_public_key[CP_PIN_MAX];	/* "sha256//B64[;sha256//B64...]" or "" */
 	char state_dir[CP_PATH_MAX];
 	char control_socket[CP_PATH_MAX];
 	char control_group[64];			/* the socket's group: may read; "" = the daemon's */

@@ -22,6 +22,7 @@ struct cp_http {
 	struct cp_watch timer;
 	bool due;		/* curl asked for its timeout now (0 ms) */
 	char *ca_file;
+	char *pin;		/* CURLOPT_PINNEDPUBLICKEY, or NULL */
 	uint32_t timeout_ms;
 	uint32_t keep_conn_s;
 	struct cp_http_req *reqs;
@@ -277,6 +278,8 @@ static void cp_http_check_done(struct cp_http *h)
 		res.body = r->body;
 		res.body_len = r->len;
 		res.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(msg->data.result);
+		if (msg->data.result == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+			res.error = "TLS: the server's public key does not match pinned_public_key";
 		/*
 		 * The callback may start requests or cancel them all: take
 		 * this one off the list first so a cancel cannot free it.
@@ -377,8 +380,8 @@ static size_t cp_http_write_cb(char *data, size_t size, size_t nmemb, void *user
 	return n;
 }
 
-struct cp_http *cp_http_new(int epfd, const char *ca_file, uint32_t timeout_ms,
-			    uint32_t keep_conn_s)
+struct cp_http *cp_http_new(int epfd, const char *ca_file, const char *pin,
+			    uint32_t timeout_ms, uint32_t keep_conn_s)
 {
 	struct cp_http *h = calloc(1, sizeof(*h));
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -389,6 +392,7 @@ struct cp_http *cp_http_new(int epfd, const char *ca_file, uint32_t timeout_ms,
 	h->timeout_ms = timeout_ms;
 	h->keep_conn_s = keep_conn_s;
 	h->ca_file = ca_file && ca_file[0] ? strdup(ca_file) : NULL;
+	h->pin = pin && pin[0] ? strdup(pin) : NULL;
 	h->timer.fd = cp_timer_new();
 	h->timer.fn = cp_http_on_timer;
 	h->multi = curl_multi_init();
@@ -425,6 +429,7 @@ void cp_http_free(struct cp_http *h)
 		close(h->timer.fd);
 	}
 	free(h->ca_file);
+	free(h->pin);
 	free(h->socks);
 	free(h);
 }
@@ -465,8 +470,18 @@ static struct cp_http_req *cp_http_req_new(struct cp_http *h, const char *method
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (h->ca_file)
+	/* TLS 1.2 at least, whatever the system's OpenSSL configuration allows. */
+	curl_easy_setopt(r->easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (h->ca_file) {
+		/*
+		 * ca_file is the only trust anchor: without this, libcurl's
+		 * built-in CA directory (/etc/ssl/certs) is trusted too.
+		 */
 		curl_easy_setopt(r->easy, CURLOPT_CAINFO, h->ca_file);
+		curl_easy_setopt(r->easy, CURLOPT_CAPATH, NULL);
+	}
+	if (h->pin)
+		curl_easy_setopt(r->easy, CURLOPT_PINNEDPUBLICKEY, h->pin);
 	curl_easy_setopt(r->easy, CURLOPT_SHARE, h->share);
 	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)h->timeout_ms);
 	/* How long an idle connection may wait for reuse (curl's default: 118 s). */

@@ -35,8 +35,13 @@ struct cp_http_result {
 
 typedef void (*cp_http_done)(void *ctx, const struct cp_http_result *res);
 
-struct cp_http *cp_http_new(int epfd, const char *ca_file, uint32_t timeout_ms,
-			    uint32_t keep_conn_s);
+/*
+ * @ca_file ("" or NULL: the system's CAs) is the only trust anchor when
+ * given; @pin ("" or NULL: none) is a CURLOPT_PINNEDPUBLICKEY list of
+ * "sha256//BASE64" hashes the server's key must match.  TLS 1.2 at least.
+ */
+struct cp_http *cp_http_new(int epfd, const char *ca_file, const char *pin,
+			    uint32_t timeout_ms, uint32_t keep_conn_s);
 void cp_http_free(struct cp_http *h);
 /*
  * Run what curl wants done at once (it asked for a 0 ms timeout).  The

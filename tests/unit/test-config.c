@@ -211,6 +211,41 @@ static void test_status_only_patterns_warn(void **state)
 	assert_null(strstr(c.warnings, "patterns[1]"));
 }
 
+#define PIN_A "sha256//YhKJKSzoTt2b5FP18fvpHo7fJYqQCjAa3HWY3tvRMwE="
+#define PIN_B "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+static void test_public_key_pins(void **state)
+{
+	static const char *const bad[] = {
+		"YhKJKSzoTt2b5FP18fvpHo7fJYqQCjAa3HWY3tvRMwE=",		/* no sha256// */
+		"sha1//YhKJKSzoTt2b5FP18fvpHo7fJYqQCjAa3HWY3tvRMwE=",
+		"sha256//YhKJKSzoTt2b5FP18fvpHo7fJYqQCjAa3HWY3tvRMw=",	/* 31 bytes */
+		"sha256//YhKJKSzoTt2b5FP18fvpHo7fJYqQCjAa3HWY3tvRMwEA",	/* no padding */
+		"sha256//YhKJKSzoTt2b5FP18fvpHo7fJYqQCjAa3HWY3tvRM!E=",
+		PIN_A ";",
+		PIN_A ";;" PIN_B,
+		PIN_A " " PIN_B,
+		"/etc/server-key.pem",
+	};
+	struct cp_config c;
+	char json[512], err[256];
+
+	(void)state;
+	assert_int_equal(parse("{\"server\":\"https://a\",\"pinned_public_key\":\"" PIN_A "\"}",
+			       &c, err, sizeof(err)), 0);
+	assert_string_equal(c.pinned_public_key, PIN_A);
+	assert_int_equal(parse("{\"server\":\"https://a\",\"pinned_public_key\":\""
+			       PIN_A ";" PIN_B "\"}", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.pinned_public_key, PIN_A ";" PIN_B);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json), "{\"server\":\"https://a\",\"pinned_public_key\":\"%s\"}",
+			 bad[i]);
+		if (parse(json, &c, err, sizeof(err)) != -EINVAL ||
+		    !strstr(err, "'pinned_public_key': must be sha256//BASE64"))
+			fail_msg("%s: got \"%s\"", bad[i], err);
+	}
+}
+
 static void test_oversized_values_are_refused(void **state)
 {
 	struct cp_config c;
@@ -252,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_bad_configs_name_the_key),
 		cmocka_unit_test(test_dangerous_patterns_are_refused),
 		cmocka_unit_test(test_status_only_patterns_warn),
+		cmocka_unit_test(test_public_key_pins),
 		cmocka_unit_test(test_oversized_values_are_refused),
 		cmocka_unit_test(test_load_from_file),
 	};
