@@ -16,10 +16,14 @@
 
 #include <cjson/cJSON.h>
 
+#include "ctlargs.h"
+#include "version.h"
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cloudprintctl [-s SOCKET] COMMAND\n"
+		"usage: cloudprintctl [-s SOCKET] COMMAND [ARGUMENT] [--json]\n"
+		"       cloudprintctl --help | --version\n"
 		"  status [--json]               state, server, last contact, errors, counters,\n"
 		"                                the event stream in push mode\n"
 		"  register                      register; prints the claim code and URL\n"
@@ -97,44 +101,34 @@ int main(int argc, char **argv)
 {
 	const char *path = getenv("CLOUDPRINTD_SOCKET");
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char line[512] = "", reply[8192];
-	bool json = false;
+	char line[512] = "", reply[8192], err[160];
+	struct cp_ctl_args args;
+	bool json;
 	const cJSON *ok;
 	cJSON *o;
 	ssize_t n;
 	size_t got = 0;
-	int fd, i = 1, rc;
+	int fd, rc;
 
-	if (!path)
-		path = "/run/cloudprintd.sock";
-	if (argc > 2 && !strcmp(argv[1], "-s")) {
-		path = argv[2];
-		i = 3;
-	}
-	if (i >= argc) {
-		usage(stderr);
+	if (cp_ctl_parse_args(argc, argv, &args, err, sizeof(err))) {
+		fprintf(stderr, "cloudprintctl: %s (cloudprintctl --help lists the commands)\n",
+			err);
 		return 2;
 	}
-	if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+	if (args.action == CP_CTL_HELP) {
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[i], "status")) {
-		json = i + 1 < argc && !strcmp(argv[i + 1], "--json");
-		if (argc > i + 1 + json) {
-			usage(stderr);
-			return 2;
-		}
-		snprintf(line, sizeof(line), "status");
-	} else if ((!strcmp(argv[i], "register") || !strcmp(argv[i], "unregister") ||
-		    !strcmp(argv[i], "resume")) && argc == i + 1) {
-		snprintf(line, sizeof(line), "%s", argv[i]);
-	} else if ((!strcmp(argv[i], "resolve") || !strcmp(argv[i], "policy")) && argc == i + 2) {
-		snprintf(line, sizeof(line), "%s %s", argv[i], argv[i + 1]);
-	} else {
-		usage(stderr);
-		return 2;
+	if (args.action == CP_CTL_VERSION) {
+		printf("cloudprintctl %s\n", CP_VERSION);
+		return 0;
 	}
+	if (args.socket)
+		path = args.socket;
+	if (!path)
+		path = "/run/cloudprintd.sock";
+	json = args.json;
+	snprintf(line, sizeof(line), "%s", args.line);
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "cloudprintctl: socket path too long\n");

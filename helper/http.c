@@ -13,6 +13,7 @@
 #include "http.h"
 #include "log.h"
 #include "timer.h"
+#include "version.h"
 #include "watch.h"
 
 struct cp_http {
@@ -495,7 +496,7 @@ static struct cp_http_req *cp_http_req_new(struct cp_http *h, const char *method
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "cloudprintd/0.1");
+	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "cloudprintd/" CP_VERSION);
 	return r;
 }
 
