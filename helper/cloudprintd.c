@@ -1516,6 +1516,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cloudprintd: %s\n", err);
 		return 1;
 	}
+	if (cp_config_check_paths(&d.cfg, err, sizeof(err))) {
+		fprintf(stderr, "cloudprintd: %s: %s\n", path, err);
+		return 1;
+	}
 	if (cp_control_group(d.cfg.control_group, &sock_gid)) {
 		fprintf(stderr, "cloudprintd: config key 'control_group': no group %s\n",
 			d.cfg.control_group);

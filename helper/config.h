@@ -68,6 +68,12 @@ int cp_config_parse(const char *json, size_t len, struct cp_config *c, char *err
 /* Read and parse the file at @path; -errno with @err set on failure. */
 int cp_config_load(const char *path, struct cp_config *c, char *err, size_t errlen);
 /*
+ * Do the files the configuration names exist: ca_file readable, state_dir
+ * a directory or creatable (its parent exists), control_socket's
+ * directory there?  0, or -EINVAL with a reason naming the key.
+ */
+int cp_config_check_paths(const struct cp_config *c, char *err, size_t errlen);
+/*
  * Why an answer with HTTP @status can never mean "deleted" (it has a
  * meaning of its own, or is transient by design), or NULL if it may.
  */

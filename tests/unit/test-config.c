@@ -279,6 +279,113 @@ static void test_load_from_file(void **state)
 	assert_int_equal(cp_config_load("/tmp", &c, err, sizeof(err)), -EINVAL);
 }
 
+/* Write @text to a temporary file and load it; the error in @err. */
+static int load_text(const char *text, char *path, struct cp_config *c, char *err, size_t n)
+{
+	int fd, r;
+
+	strcpy(path, "/tmp/cp-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_true(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	r = cp_config_load(path, c, err, n);
+	unlink(path);
+	return r;
+}
+
+static void test_load_errors_name_file_line_and_column(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *where;	/* after the path */
+	} cases[] = {
+		{ "{\n  \"server\": \"https://a\",\n  \"poll_interval\": 0\n}\n",
+		  ":3:3: config key 'poll_interval': must be between" },
+		{ "{\"server\": \"https://a\",\n\t\"colour\": \"red\"}", ":2:2: config key 'colour'" },
+		{ "{\"server\": \"https://a\", \"patterns\": [\n {\"status\": 404, \"json_field\": \"a,]\","
+		  " \"json_value\": \"}\"},\n   {\"status\": 503}]}",
+		  ":3:4: config key 'patterns[1]': status 503 can never mean deleted" },
+		{ "{\"x\": [1, [2, {\"y\": \"\\\"\"}]],\n \"server\": \"https://a\"}", ":1:2: config key 'x'" },
+		{ "{\n  \"server\": \"https://a\",\n  \"poll_interval\": 1,,\n}", ":3:23: not valid JSON" },
+		{ "{\"poll_interval\": 1}", ": config key 'server': is required" },
+	};
+	struct cp_config c;
+	char path[64], err[512], want[600];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(load_text(cases[i].text, path, &c, err, sizeof(err)), -EINVAL);
+		snprintf(want, sizeof(want), "%s%s", path, cases[i].where);
+		if (strncmp(err, want, strlen(want)))
+			fail_msg("case %zu: got \"%s\", want \"%s...\"", i, err, want);
+	}
+}
+
+static void test_server_urls_checked_by_curl(void **state)
+{
+	static const struct {
+		const char *url;
+		const char *must_say;	/* NULL: valid */
+	} cases[] = {
+		{ "https://cloud.example", NULL },
+		{ "https://127.0.0.1:8443/", NULL },
+		{ "https://[::1]:8443", NULL },
+		{ "https://cloud.example/base", NULL },
+		{ "https://a:99999", "not a usable URL" },
+		{ "https://a b", "not a usable URL" },
+		{ "https://[::1", "not a usable URL" },
+		{ "https://user@a", "without a user name" },
+		{ "https://a/x?y=1", "without a query" },
+		{ "https://a/#top", "without a fragment" },
+		{ "http://a", "must be an https:// URL" },
+	};
+	struct cp_config c;
+	char json[256], err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r;
+
+		snprintf(json, sizeof(json), "{\"server\":\"%s\"}", cases[i].url);
+		r = parse(json, &c, err, sizeof(err));
+		if (cases[i].must_say ? r != -EINVAL || !strstr(err, cases[i].must_say) ||
+		    !strstr(err, "'server'") : r != 0)
+			fail_msg("%s: got %d \"%s\", want %s", cases[i].url, r, err,
+				 cases[i].must_say ? cases[i].must_say : "valid");
+	}
+}
+
+static void test_paths_checked(void **state)
+{
+	struct cp_config c;
+	char dir[] = "/tmp/cp-paths-XXXXXX", path[300], err[256];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	cp_config_defaults(&c);
+	snprintf(c.state_dir, sizeof(c.state_dir), "%s/state", dir);	/* creatable */
+	snprintf(c.control_socket, sizeof(c.control_socket), "%s/s.sock", dir);
+	assert_int_equal(cp_config_check_paths(&c, err, sizeof(err)), 0);
+	snprintf(c.ca_file, sizeof(c.ca_file), "%s/ca.pem", dir);
+	assert_int_equal(cp_config_check_paths(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "'ca_file'"));
+	assert_non_null(strstr(err, "No such file"));
+	snprintf(c.ca_file, sizeof(c.ca_file), "%s", dir);
+	assert_int_equal(cp_config_check_paths(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file"));
+	c.ca_file[0] = '\0';
+	snprintf(c.state_dir, sizeof(c.state_dir), "%s/no/state", dir);
+	assert_int_equal(cp_config_check_paths(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "'state_dir'"));
+	snprintf(c.state_dir, sizeof(c.state_dir), "%s", dir);
+	snprintf(c.control_socket, sizeof(c.control_socket), "%s/no/s.sock", dir);
+	assert_int_equal(cp_config_check_paths(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "'control_socket'"));
+	snprintf(path, sizeof(path), "%s", dir);
+	assert_int_equal(rmdir(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +397,9 @@ int main(void)
 		cmocka_unit_test(test_public_key_pins),
 		cmocka_unit_test(test_oversized_values_are_refused),
 		cmocka_unit_test(test_load_from_file),
+		cmocka_unit_test(test_load_errors_name_file_line_and_column),
+		cmocka_unit_test(test_server_urls_checked_by_curl),
+		cmocka_unit_test(test_paths_checked),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
