@@ -16,6 +16,12 @@
 #include "version.h"
 #include "watch.h"
 
+/* A socket curl opened, and the transfer using it now (NULL: idle). */
+struct cp_http_fd {
+	int fd;
+	CURL *easy;
+};
+
 struct cp_http {
 	CURLM *multi;
 	CURLSH *share;
@@ -31,7 +37,7 @@ struct cp_http {
 	unsigned int active;
 	uint64_t started;
 	/* Every socket curl has open, idle ones in its cache included. */
-	int *socks;
+	struct cp_http_fd *socks;
 	size_t n_socks, max_socks;
 };
 
@@ -124,7 +130,9 @@ static int cp_http_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp
 	struct cp_http_sock *s = sockp;
 	struct epoll_event ev = { 0 };
 
-	(void)easy;
+	for (size_t i = 0; i < h->n_socks; i++)
+		if (h->socks[i].fd == fd)
+			h->socks[i].easy = what == CURL_POLL_REMOVE ? NULL : easy;
 	if (what == CURL_POLL_REMOVE) {
 		if (s) {
 			epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -178,7 +186,7 @@ static curl_socket_t cp_http_open_cb(void *clientp, curlsocktype purpose,
 	(void)purpose;
 	if (h->n_socks == h->max_socks) {
 		size_t max = h->max_socks ? 2 * h->max_socks : 8;
-		int *p = realloc(h->socks, max * sizeof(*p));
+		struct cp_http_fd *p = realloc(h->socks, max * sizeof(*p));
 
 		if (!p)
 			return CURL_SOCKET_BAD;
@@ -188,7 +196,8 @@ static curl_socket_t cp_http_open_cb(void *clientp, curlsocktype purpose,
 	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 	if (fd < 0)
 		return CURL_SOCKET_BAD;
-	h->socks[h->n_socks++] = fd;
+	h->socks[h->n_socks].fd = fd;
+	h->socks[h->n_socks++].easy = NULL;
 	return fd;
 }
 
@@ -197,7 +206,7 @@ static int cp_http_close_cb(void *clientp, curl_socket_t fd)
 	struct cp_http *h = clientp;
 
 	for (size_t i = 0; i < h->n_socks; i++) {
-		if (h->socks[i] == fd) {
+		if (h->socks[i].fd == fd) {
 			h->socks[i] = h->socks[--h->n_socks];
 			break;
 		}
@@ -207,20 +216,19 @@ static int cp_http_close_cb(void *clientp, curl_socket_t fd)
 
 void cp_http_close_idle(struct cp_http *h, struct cp_http_req *keep)
 {
-	curl_socket_t kept = CURL_SOCKET_BAD;
 	unsigned int n = 0;
 
-	if (keep)
-		curl_easy_getinfo(keep->easy, CURLINFO_ACTIVESOCKET, &kept);
 	/*
 	 * curl keeps idle connections in its cache until it needs one again.
 	 * Shut them down now (FIN to the server); the descriptors stay curl's,
 	 * and a later request finds the connection dead and opens a new one.
+	 * @keep's socket is the one curl watches for it (CURLINFO_ACTIVESOCKET
+	 * knows no socket of a transfer still under way).
 	 */
 	for (size_t i = 0; i < h->n_socks; i++) {
-		if (h->socks[i] == kept)
+		if (keep && h->socks[i].easy == keep->easy)
 			continue;
-		if (!shutdown(h->socks[i], SHUT_RDWR))
+		if (!shutdown(h->socks[i].fd, SHUT_RDWR))
 			n++;
 	}
 	if (n)
