@@ -2,7 +2,7 @@
 /*
  * cloudprintctl: talk to cloudprintd over its control socket.
  * Exit status: 0 done, 1 the daemon refused, 2 usage, 3 the daemon is not
- * running.
+ * running, 4 permission denied (by the socket's mode or by the daemon).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -16,10 +16,14 @@
 
 #include <cjson/cJSON.h>
 
+#include "ctlargs.h"
+#include "version.h"
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cloudprintctl [-s SOCKET] COMMAND\n"
+		"usage: cloudprintctl [-s SOCKET] COMMAND [ARGUMENT] [--json]\n"
+		"       cloudprintctl --help | --version\n"
 		"  status [--json]               state, server, last contact, errors, counters,\n"
 		"                                the event stream in push mode\n"
 		"  register                      register; prints the claim code and URL\n"
@@ -97,44 +101,34 @@ int main(int argc, char **argv)
 {
 	const char *path = getenv("CLOUDPRINTD_SOCKET");
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char line[512] = "", reply[8192];
-	bool json = false;
+	char line[512] = "", reply[8192], err[160];
+	struct cp_ctl_args args;
+	bool json;
 	const cJSON *ok;
 	cJSON *o;
 	ssize_t n;
 	size_t got = 0;
-	int fd, i = 1, rc;
+	int fd, rc;
 
-	if (!path)
-		path = "/run/cloudprintd.sock";
-	if (argc > 2 && !strcmp(argv[1], "-s")) {
-		path = argv[2];
-		i = 3;
-	}
-	if (i >= argc) {
-		usage(stderr);
+	if (cp_ctl_parse_args(argc, argv, &args, err, sizeof(err))) {
+		fprintf(stderr, "cloudprintctl: %s (cloudprintctl --help lists the commands)\n",
+			err);
 		return 2;
 	}
-	if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+	if (args.action == CP_CTL_HELP) {
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[i], "status")) {
-		json = i + 1 < argc && !strcmp(argv[i + 1], "--json");
-		if (argc > i + 1 + json) {
-			usage(stderr);
-			return 2;
-		}
-		snprintf(line, sizeof(line), "status");
-	} else if ((!strcmp(argv[i], "register") || !strcmp(argv[i], "unregister") ||
-		    !strcmp(argv[i], "resume")) && argc == i + 1) {
-		snprintf(line, sizeof(line), "%s", argv[i]);
-	} else if ((!strcmp(argv[i], "resolve") || !strcmp(argv[i], "policy")) && argc == i + 2) {
-		snprintf(line, sizeof(line), "%s %s", argv[i], argv[i + 1]);
-	} else {
-		usage(stderr);
-		return 2;
+	if (args.action == CP_CTL_VERSION) {
+		printf("cloudprintctl %s\n", CP_VERSION);
+		return 0;
 	}
+	if (args.socket)
+		path = args.socket;
+	if (!path)
+		path = "/run/cloudprintd.sock";
+	json = args.json;
+	snprintf(line, sizeof(line), "%s", args.line);
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "cloudprintctl: socket path too long\n");
@@ -143,6 +137,11 @@ int main(int argc, char **argv)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (errno == EACCES || errno == EPERM) {
+			fprintf(stderr, "cloudprintctl: permission denied: %s (root or the "
+				"socket's group only)\n", path);
+			return 4;
+		}
 		fprintf(stderr, "cloudprintctl: cloudprintd is not running (%s: %s)\n", path,
 			strerror(errno));
 		return 3;
@@ -163,7 +162,11 @@ int main(int argc, char **argv)
 	}
 	ok = cJSON_GetObjectItemCaseSensitive(o, "ok");
 	rc = cJSON_IsTrue(ok) ? 0 : 1;
-	if (rc) {
+	if (rc && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "denied"))) {
+		fprintf(stderr, "cloudprintctl: permission denied: '%.*s' needs root or the "
+			"daemon's admin_group\n", (int)strcspn(line, "\n"), line);
+		rc = 4;
+	} else if (rc) {
 		fprintf(stderr, "cloudprintctl: %s\n", str(o, "error"));
 	} else if (json) {
 		printf("%s", reply);

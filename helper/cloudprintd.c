@@ -41,6 +41,7 @@
 #include "http.h"
 #include "jobfeed.h"
 #include "ledger.h"
+#include "lock.h"
 #include "log.h"
 #include "policy.h"
 #include "push.h"
@@ -1404,7 +1405,9 @@ static void cpd_register_done(void *ctx, const struct cp_http_result *res)
 	memcpy(d->reg_token, reg.token, sizeof(d->reg_token));
 	memcpy(d->claim_code, reg.claim_code, sizeof(d->claim_code));
 	memcpy(d->claim_url, reg.claim_url, sizeof(d->claim_url));
-	cp_info("registered as %s; claim code %s at %s", d->reg_id, d->claim_code, d->claim_url);
+	/* The claim code is the owner's: on the control socket, not in the log. */
+	cp_info("registered as %s; waiting for the owner's claim", d->reg_id);
+	cp_dbg("claim code %s at %s", d->claim_code, d->claim_url);
 	cpd_reply_register(d, true, NULL);
 	cpd_schedule_poll(d, d->cfg.poll_interval_ms);
 }
@@ -1451,9 +1454,11 @@ static void cpd_stop_cloud(struct cpd *d)
 	if (d->push.state == CP_PUSH_OPEN && d->cfg.stream_grace_ms) {
 		cp_push_drain(&d->push, d->cfg.stream_grace_ms);
 		cp_http_cancel_others(d->http, d->push.req);
+		cp_http_close_idle(d->http, d->push.req);
 	} else {
 		cp_push_close(&d->push);
 		cp_http_cancel_all(d->http);
+		cp_http_close_idle(d->http, NULL);
 	}
 	cp_timer_disarm(d->heartbeat_timer.fd);
 	d->heartbeat_in_flight = false;
@@ -1933,6 +1938,19 @@ static void cpd_on_engine_retry(struct cp_watch *w, uint32_t events)
 		cpd_engine_attach(d);
 }
 
+/* The configuration's warnings, a line each. */
+static void cpd_log_warnings(const struct cp_config *c)
+{
+	const char *p = c->warnings;
+
+	while (*p) {
+		int len = (int)strcspn(p, "\n");
+
+		cp_warn("%.*s", len, p);
+		p += len + (p[len] == '\n');
+	}
+}
+
 static void cpd_on_signal(struct cp_watch *w, uint32_t events)
 {
 	struct cpd *d = (struct cpd *)((char *)w - offsetof(struct cpd, signals));
@@ -1960,6 +1978,7 @@ static void cpd_on_signal(struct cp_watch *w, uint32_t events)
 		d->cfg.n_patterns = c.n_patterns;
 		d->cfg.log_level = c.log_level;
 		cp_log_set_level(c.log_level);
+		cpd_log_warnings(&c);
 		cp_info("configuration reloaded (policy %s)", cp_policy_name(d->cfg.policy));
 		return;
 	}
@@ -1990,6 +2009,7 @@ int main(int argc, char **argv)
 	struct epoll_event evs[16];
 	const char *path = "/etc/cloudprintd.json";
 	bool check_only = false;
+	gid_t sock_gid, admin_gid;
 	char err[256];
 	sigset_t mask;
 	int opt, r;
@@ -2022,13 +2042,34 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cloudprintd: %s\n", err);
 		return 1;
 	}
+	if (cp_config_check_paths(&d.cfg, err, sizeof(err))) {
+		fprintf(stderr, "cloudprintd: %s: %s\n", path, err);
+		return 1;
+	}
+	if (cp_control_group(d.cfg.control_group, &sock_gid)) {
+		fprintf(stderr, "cloudprintd: config key 'control_group': no group %s\n",
+			d.cfg.control_group);
+		return 1;
+	}
+	if (cp_control_group(d.cfg.admin_group, &admin_gid)) {
+		fprintf(stderr, "cloudprintd: config key 'admin_group': no group %s\n",
+			d.cfg.admin_group);
+		return 1;
+	}
 	if (check_only) {
+		cpd_log_warnings(&d.cfg);
 		printf("cloudprintd: %s is valid\n", path);
 		return 0;
 	}
 	cp_log_set_level(d.cfg.log_level);
+	cpd_log_warnings(&d.cfg);
 	if (mkdir(d.cfg.state_dir, 0700) && errno != EEXIST) {
 		cp_err("state directory %s: %m", d.cfg.state_dir);
+		return 1;
+	}
+	/* Before anything reads the state or touches the socket: one of us only. */
+	if (cp_lock_instance(d.cfg.state_dir, err, sizeof(err)) < 0) {
+		cp_err("%s", err);
 		return 1;
 	}
 	r = cp_ledger_load(d.cfg.state_dir, &d.ledger);
@@ -2052,7 +2093,8 @@ int main(int argc, char **argv)
 	d.devices.fn = cpd_on_devices;
 	d.engine_retry.fd = cp_timer_new();
 	d.engine_retry.fn = cpd_on_engine_retry;
-	d.http = cp_http_new(d.epfd, d.cfg.ca_file, d.cfg.request_timeout_ms,
+	d.http = cp_http_new(d.epfd, d.cfg.ca_file, d.cfg.pinned_public_key,
+			     d.cfg.request_timeout_ms,
 			     CPD_KEEP_CONN_S);
 	d.poll_timer.fd = cp_timer_new();
 	d.poll_timer.fn = cpd_on_poll_timer;
@@ -2080,7 +2122,8 @@ int main(int argc, char **argv)
 		cp_err("event loop set-up failed: %m");
 		return 1;
 	}
-	d.ctl = cp_control_new(d.epfd, d.cfg.control_socket, cpd_command, &d);
+	d.ctl = cp_control_new(d.epfd, d.cfg.control_socket, sock_gid, admin_gid, cpd_command,
+			       &d);
 	if (!d.ctl)
 		return 1;
 	d.running = true;

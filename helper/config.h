@@ -16,6 +16,7 @@
 
 #define CP_PATH_MAX	256
 #define CP_URL_MAX	512
+#define CP_PIN_MAX	(8 * 52)		/* up to 8 "sha256//" + 44 base64 + ";" */
 
 enum cp_mode {
 	CP_MODE_POLL,
@@ -32,8 +33,11 @@ enum cp_log_level {
 struct cp_config {
 	char server[CP_URL_MAX];		/* https://host[:port] */
 	char ca_file[CP_PATH_MAX];		/* "" = the system's CAs */
+	char pinned_public_key[CP_PIN_MAX];	/* "sha256//B64[;sha256//B64...]" or "" */
 	char state_dir[CP_PATH_MAX];
 	char control_socket[CP_PATH_MAX];
+	char control_group[64];			/* the socket's group: may read; "" = the daemon's */
+	char admin_group[64];			/* may change state too; "" = root only */
 	char printer_name[64];
 	uint32_t engine;			/* N of /dev/prengineN */
 	enum cp_mode mode;
@@ -50,15 +54,29 @@ struct cp_config {
 	enum cp_log_level log_level;
 	struct cp_pattern patterns[CP_PATTERNS_MAX];
 	size_t n_patterns;
+	/* Accepted but risky (a status-only pattern): "" or lines to log. */
+	char warnings[512];
 };
 
 void cp_config_defaults(struct cp_config *c);
 /*
  * Parse @json (@len bytes) over the defaults.  Returns 0, or -EINVAL with
- * a one-line reason naming the key in @err.
+ * a one-line reason naming the key in @err.  What is valid but risky is
+ * described in c->warnings, one line each, for the caller to log.
  */
 int cp_config_parse(const char *json, size_t len, struct cp_config *c, char *err, size_t errlen);
 /* Read and parse the file at @path; -errno with @err set on failure. */
 int cp_config_load(const char *path, struct cp_config *c, char *err, size_t errlen);
+/*
+ * Do the files the configuration names exist: ca_file readable, state_dir
+ * a directory or creatable (its parent exists), control_socket's
+ * directory there?  0, or -EINVAL with a reason naming the key.
+ */
+int cp_config_check_paths(const struct cp_config *c, char *err, size_t errlen);
+/*
+ * Why an answer with HTTP @status can never mean "deleted" (it has a
+ * meaning of its own, or is transient by design), or NULL if it may.
+ */
+const char *cp_config_status_never_deleted(int status);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -12,7 +13,14 @@
 #include "http.h"
 #include "log.h"
 #include "timer.h"
+#include "version.h"
 #include "watch.h"
+
+/* A socket curl opened, and the transfer using it now (NULL: idle). */
+struct cp_http_fd {
+	int fd;
+	CURL *easy;
+};
 
 struct cp_http {
 	CURLM *multi;
@@ -21,12 +29,16 @@ struct cp_http {
 	struct cp_watch timer;
 	bool due;		/* curl asked for its timeout now (0 ms) */
 	char *ca_file;
+	char *pin;		/* CURLOPT_PINNEDPUBLICKEY, or NULL */
 	uint32_t timeout_ms;
 	uint32_t keep_conn_s;
 	struct cp_http_req *reqs;
 	struct cp_http_req *finishing;	/* off the list, its callbacks under way */
 	unsigned int active;
 	uint64_t started;
+	/* Every socket curl has open, idle ones in its cache included. */
+	struct cp_http_fd *socks;
+	size_t n_socks, max_socks;
 };
 
 /* Bytes of an event stream held between curl's callback and their delivery. */
@@ -120,7 +132,9 @@ static int cp_http_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp
 	struct cp_http_sock *s = sockp;
 	struct epoll_event ev = { 0 };
 
-	(void)easy;
+	for (size_t i = 0; i < h->n_socks; i++)
+		if (h->socks[i].fd == fd)
+			h->socks[i].easy = what == CURL_POLL_REMOVE ? NULL : easy;
 	if (what == CURL_POLL_REMOVE) {
 		if (s) {
 			epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -163,6 +177,64 @@ static int cp_http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	else
 		cp_timer_arm(h->timer.fd, timeout_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)timeout_ms);
 	return 0;
+}
+
+static curl_socket_t cp_http_open_cb(void *clientp, curlsocktype purpose,
+				     struct curl_sockaddr *a)
+{
+	struct cp_http *h = clientp;
+	int fd;
+
+	(void)purpose;
+	if (h->n_socks == h->max_socks) {
+		size_t max = h->max_socks ? 2 * h->max_socks : 8;
+		struct cp_http_fd *p = realloc(h->socks, max * sizeof(*p));
+
+		if (!p)
+			return CURL_SOCKET_BAD;
+		h->socks = p;
+		h->max_socks = max;
+	}
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd < 0)
+		return CURL_SOCKET_BAD;
+	h->socks[h->n_socks].fd = fd;
+	h->socks[h->n_socks++].easy = NULL;
+	return fd;
+}
+
+static int cp_http_close_cb(void *clientp, curl_socket_t fd)
+{
+	struct cp_http *h = clientp;
+
+	for (size_t i = 0; i < h->n_socks; i++) {
+		if (h->socks[i].fd == fd) {
+			h->socks[i] = h->socks[--h->n_socks];
+			break;
+		}
+	}
+	return close(fd);
+}
+
+void cp_http_close_idle(struct cp_http *h, struct cp_http_req *keep)
+{
+	unsigned int n = 0;
+
+	/*
+	 * curl keeps idle connections in its cache until it needs one again.
+	 * Shut them down now (FIN to the server); the descriptors stay curl's,
+	 * and a later request finds the connection dead and opens a new one.
+	 * @keep's socket is the one curl watches for it (CURLINFO_ACTIVESOCKET
+	 * knows no socket of a transfer still under way).
+	 */
+	for (size_t i = 0; i < h->n_socks; i++) {
+		if (keep && h->socks[i].easy == keep->easy)
+			continue;
+		if (!shutdown(h->socks[i].fd, SHUT_RDWR))
+			n++;
+	}
+	if (n)
+		cp_dbg("http: %u idle connection(s) closed", n);
 }
 
 static void cp_http_timeout_action(struct cp_http *h)
@@ -217,6 +289,8 @@ static void cp_http_check_done(struct cp_http *h)
 		res.body = r->body;
 		res.body_len = r->len;
 		res.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(msg->data.result);
+		if (msg->data.result == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+			res.error = "TLS: the server's public key does not match pinned_public_key";
 		/*
 		 * The callback may start requests or cancel them all: take
 		 * this one off the list first so a cancel cannot free it.
@@ -323,8 +397,8 @@ static size_t cp_http_write_cb(char *data, size_t size, size_t nmemb, void *user
 	return n;
 }
 
-struct cp_http *cp_http_new(int epfd, const char *ca_file, uint32_t timeout_ms,
-			    uint32_t keep_conn_s)
+struct cp_http *cp_http_new(int epfd, const char *ca_file, const char *pin,
+			    uint32_t timeout_ms, uint32_t keep_conn_s)
 {
 	struct cp_http *h = calloc(1, sizeof(*h));
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -335,6 +409,7 @@ struct cp_http *cp_http_new(int epfd, const char *ca_file, uint32_t timeout_ms,
 	h->timeout_ms = timeout_ms;
 	h->keep_conn_s = keep_conn_s;
 	h->ca_file = ca_file && ca_file[0] ? strdup(ca_file) : NULL;
+	h->pin = pin && pin[0] ? strdup(pin) : NULL;
 	h->timer.fd = cp_timer_new();
 	h->timer.fn = cp_http_on_timer;
 	h->multi = curl_multi_init();
@@ -371,6 +446,8 @@ void cp_http_free(struct cp_http *h)
 		close(h->timer.fd);
 	}
 	free(h->ca_file);
+	free(h->pin);
+	free(h->socks);
 	free(h);
 }
 
@@ -410,18 +487,32 @@ static struct cp_http_req *cp_http_req_new(struct cp_http *h, const char *method
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (h->ca_file)
+	/* TLS 1.2 at least, whatever the system's OpenSSL configuration allows. */
+	curl_easy_setopt(r->easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (h->ca_file) {
+		/*
+		 * ca_file is the only trust anchor: without this, libcurl's
+		 * built-in CA directory (/etc/ssl/certs) is trusted too.
+		 */
 		curl_easy_setopt(r->easy, CURLOPT_CAINFO, h->ca_file);
+		curl_easy_setopt(r->easy, CURLOPT_CAPATH, NULL);
+	}
+	if (h->pin)
+		curl_easy_setopt(r->easy, CURLOPT_PINNEDPUBLICKEY, h->pin);
 	curl_easy_setopt(r->easy, CURLOPT_SHARE, h->share);
 	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)h->timeout_ms);
 	/* How long an idle connection may wait for reuse (curl's default: 118 s). */
 	curl_easy_setopt(r->easy, CURLOPT_MAXAGE_CONN, (long)h->keep_conn_s);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_OPENSOCKETFUNCTION, cp_http_open_cb);
+	curl_easy_setopt(r->easy, CURLOPT_OPENSOCKETDATA, h);
+	curl_easy_setopt(r->easy, CURLOPT_CLOSESOCKETFUNCTION, cp_http_close_cb);
+	curl_easy_setopt(r->easy, CURLOPT_CLOSESOCKETDATA, h);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, cp_http_write_cb);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "cloudprintd/0.1");
+	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "cloudprintd/" CP_VERSION);
 	return r;
 }
 

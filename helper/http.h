@@ -37,8 +37,13 @@ struct cp_http_result {
 
 typedef void (*cp_http_done)(void *ctx, const struct cp_http_result *res);
 
-struct cp_http *cp_http_new(int epfd, const char *ca_file, uint32_t timeout_ms,
-			    uint32_t keep_conn_s);
+/*
+ * @ca_file ("" or NULL: the system's CAs) is the only trust anchor when
+ * given; @pin ("" or NULL: none) is a CURLOPT_PINNEDPUBLICKEY list of
+ * "sha256//BASE64" hashes the server's key must match.  TLS 1.2 at least.
+ */
+struct cp_http *cp_http_new(int epfd, const char *ca_file, const char *pin,
+			    uint32_t timeout_ms, uint32_t keep_conn_s);
 void cp_http_free(struct cp_http *h);
 /*
  * Run what curl wants done at once (it asked for a 0 ms timeout).  The
@@ -83,6 +88,12 @@ void cp_http_resume(struct cp_http *h, struct cp_http_req *r);
 void cp_http_cancel_all(struct cp_http *h);
 /* The same, but for @keep (may be NULL). */
 void cp_http_cancel_others(struct cp_http *h, struct cp_http_req *keep);
+/*
+ * Close every connection but @keep's (may be NULL), the idle ones curl
+ * keeps for reuse included: after a deletion none stays open at the
+ * server.  Call it with no other request under way.
+ */
+void cp_http_close_idle(struct cp_http *h, struct cp_http_req *keep);
 unsigned int cp_http_active(const struct cp_http *h);
 /* Requests started since creation. */
 uint64_t cp_http_started(const struct cp_http *h);
