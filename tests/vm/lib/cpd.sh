@@ -45,7 +45,7 @@ write_config() {
   "poll_jitter": 10,
   "backoff_base": 0.2,
   "backoff_cap": 2,
-  "request_timeout": 10,
+  "request_timeout": ${REQUEST_TIMEOUT:-10},
   "policy": "${POLICY:-delete}",
   "mode": "${MODE:-poll}",
   "log_level": "debug"
