@@ -397,12 +397,32 @@ static int rx_init(struct usbprintd *d)
 	return ep_set(d, EPOLL_CTL_ADD, r->efd, EPOLLIN, SRC_RX);
 }
 
+/*
+ * Hand the kernel the @k newest requests of the ring; those it does not take
+ * (the interface is not enabled any more: EAGAIN, or gone) go back to free.
+ * Returns whether it took them all.
+ */
+static bool rx_submit_batch(struct rx *r, struct iocb **batch, long k)
+{
+	long done = sys_io_submit(r->ctx, k, batch);
+	long ok = done < 0 ? 0 : done;
+
+	if (ok < k) {
+		log_dbg("io_submit: %ld of %ld: %m", ok, k);
+		r->tail -= (uint64_t)(k - ok);
+		for (long j = ok; j < k; j++)
+			r->state[batch[j]->aio_data] = SLOT_FREE;
+	}
+	r->queued += (unsigned int)ok;
+	return ok == k;
+}
+
 /* Queue every free request, in ring order, while the interface is enabled. */
 static void rx_submit(struct usbprintd *d)
 {
 	struct rx *r = &d->rx;
 	struct iocb *batch[64];
-	long k = 0, done;
+	long k = 0;
 
 	while (d->enabled && d->out_fd >= 0 && r->tail - r->head < r->n) {
 		unsigned int i = (unsigned int)(r->tail % r->n);
@@ -420,35 +440,13 @@ static void rx_submit(struct usbprintd *d)
 		r->tail++;
 		batch[k++] = cb;
 		if (k == (long)(sizeof(batch) / sizeof(batch[0])) || r->tail - r->head == r->n) {
-			done = sys_io_submit(r->ctx, k, batch);
-			if (done < k) {
-				/* Not enabled any more (EAGAIN) or gone: take them back. */
-				long ok = done < 0 ? 0 : done;
-
-				log_dbg("io_submit: %ld of %ld: %m", ok, k);
-				r->tail -= (uint64_t)(k - ok);
-				for (long j = ok; j < k; j++)
-					r->state[batch[j]->aio_data] = SLOT_FREE;
-				r->queued += (unsigned int)ok;
+			if (!rx_submit_batch(r, batch, k))
 				return;
-			}
-			r->queued += (unsigned int)k;
 			k = 0;
 		}
 	}
-	if (k) {
-		done = sys_io_submit(r->ctx, k, batch);
-		if (done < k) {
-			long ok = done < 0 ? 0 : done;
-
-			log_dbg("io_submit: %ld of %ld: %m", ok, k);
-			r->tail -= (uint64_t)(k - ok);
-			for (long j = ok; j < k; j++)
-				r->state[batch[j]->aio_data] = SLOT_FREE;
-			done = ok;
-		}
-		r->queued += (unsigned int)done;
-	}
+	if (k)
+		rx_submit_batch(r, batch, k);
 }
 
 /*
